@@ -1,0 +1,33 @@
+// The one shape every machine provider returns; everything downstream (node prep, init, join)
+// depends only on this, so the node lifecycle is identical for VirtualBox, Aliyun and existing hosts.
+import * as pulumi from "@pulumi/pulumi";
+import { NodeRole } from "./spec";
+
+export interface SshConnection {
+  readonly host: pulumi.Input<string>;
+  readonly port: number;
+  readonly user: string;
+  /** Secret. */
+  readonly privateKey: pulumi.Input<string>;
+  /** Keep dialing this many times (a booting VM refuses connections for a while). -1 = unlimited. */
+  readonly dialErrorLimit: number;
+  /** Seconds per dial attempt. */
+  readonly perDialTimeout: number;
+}
+
+export interface Host {
+  readonly name: string;
+  readonly role: NodeRole;
+  /** The node IP Kubernetes uses (host-only IP on VirtualBox, private IP on Aliyun). */
+  readonly nodeIp: string;
+  /** A public address for certSANs and the kubeconfig server, when the machine has one. */
+  readonly publicAddress?: pulumi.Output<string>;
+  readonly connection: SshConnection;
+  /**
+   * Changes whenever the machine is recreated (VirtualBox VM UUID, ECS instance id, or a constant for
+   * existing hosts). Commands put it in `triggers`, so a fresh machine is prepared and joined again.
+   */
+  readonly machineId: pulumi.Output<string>;
+  /** The resource whose deletion makes SSH cleanup pointless (`deletedWith`). Undefined for existing hosts. */
+  readonly machine?: pulumi.Resource;
+}

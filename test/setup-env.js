@@ -1,0 +1,2 @@
+// Make `${output}` in a template literal throw (see PULUMI-NOTES §5).
+process.env.PULUMI_ERROR_OUTPUT_STRING = "true";
