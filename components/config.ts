@@ -1,0 +1,1148 @@
+// The one place that reads stack config: fills defaults, validates everything and returns the frozen,
+// typed ClusterSpec (spec.ts). Components never read pulumi.Config. Every problem is collected and
+// reported at once (ConfigError), each naming the full key, the bad value, what is allowed and the fix,
+// because a user fixing a stack file one error per `pulumi up` is slow and a half-checked config fails
+// 20 minutes later on a VM.
+import * as fs from "fs";
+import * as pulumi from "@pulumi/pulumi";
+import * as yaml from "js-yaml";
+import {
+  AliyunSpec, ClusterSpec, DemoSpec, FlannelSpec, HpaSpec, KubernetesSpec, MachineProvider, MetricsServerSpec,
+  MirrorProfile, MirrorSpec, NodeRole, NodeSpec, SshSpec, VirtualBoxSpec, VmSize,
+} from "./spec";
+import {
+  FLANNEL_CNI_PLUGIN_VERSION, FLANNEL_VERSION, ParsedVersion, SUPPORTED_MINORS, isSupportedMinor, metricsServerVersion,
+  parseKubernetesVersion,
+} from "./versions";
+import { Cidr, cidrContains, cidrContainsCidr, cidrsOverlap, formatIpv4, lastAddress, mustParseCidr, parseCidr, parseIpv4 } from "./net";
+
+export const PROJECT = "kubeadm-cluster";
+const P = `${PROJECT}:`;
+
+/** Config values keyed without the project prefix, as `pulumi.Config().getObject(k)` / `get(k)` return them. */
+export type RawConfig = Readonly<Record<string, unknown>>;
+
+export class ConfigError extends pulumi.RunError {
+  // RunError (an Error) makes `pulumi up` print just this message, without a stack trace.
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    const n = problems.length;
+    super(
+      [`Invalid stack configuration for ${PROJECT} (${n} problem${n === 1 ? "" : "s"}; see docs/configuration.md):`]
+        .concat(problems.map((p) => `  - ${p}`))
+        .join("\n"),
+    );
+    this.name = "ConfigError";
+    this.problems = problems;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The key table: every key, its default and meaning. docs/configuration.md must list each row, and a
+// test checks that the reader reads exactly these keys (so table, docs and code cannot drift apart).
+
+export interface ConfigKeyDoc {
+  /** Path below the project namespace; list items as `nodes[].name`. */
+  readonly key: string;
+  /** Default as shown in the docs ("required", "none" or a value). */
+  readonly default: string;
+  readonly meaning: string;
+}
+
+const K = (key: string, def: string, meaning: string): ConfigKeyDoc => ({ key, default: def, meaning });
+
+export const CONFIG_KEYS: readonly ConfigKeyDoc[] = [
+  K("provider", "required", "Where the machines come from: `virtualbox`, `aliyun` or `existing`."),
+  K("clusterName", "`kubeadm`", "Prefix for VM and cloud resource names; a lowercase DNS label."),
+  K("sshPrivateKey", "none", "Secret. SSH private key (OpenSSH/PEM, no passphrase). Required for `existing`; optional otherwise (a key pair is generated)."),
+  K("nodes", "none", "Explicit machine list (use this or `nodeCount`). Exactly one control plane."),
+  K("nodes[].name", "required", "Hostname and Kubernetes node name (lowercase RFC 1123 label)."),
+  K("nodes[].role", "required", "`control-plane` or `worker`."),
+  K("nodes[].ip", "required", "The node IP Kubernetes uses (inside the machine network)."),
+  K("nodes[].sshHost", "`ip`", "`existing` only: address SSH connects to, when not `ip`."),
+  K("nodes[].sshPort", "`ssh.port`", "`existing` only: SSH port for this node."),
+  K("nodes[].publicIp", "none", "`existing` only: public address added to the API server certificate and the kubeconfig."),
+  K("nodeCount", "none", "Generated machine list (use this or `nodes`): `<prefix>-control` plus `<prefix>-worker-1..N`."),
+  K("nodeCount.workers", "`1`", "Number of workers (0 to 1000)."),
+  K("nodeCount.firstIp", "virtualbox: host-only network + 10; aliyun: vSwitch network + 10; existing: required", "Control-plane IP; worker i gets `firstIp + ipStep * i`."),
+  K("nodeCount.ipStep", "`10`", "Distance between consecutive node IPs."),
+  K("nodeCount.namePrefix", "`k8s`", "Prefix of the generated node names."),
+  K("ssh", "", "How the program reaches the machines over SSH."),
+  K("ssh.user", "aliyun: `root`; others: `ubuntu`", "SSH login user (must be root or have passwordless sudo)."),
+  K("ssh.port", "`22`", "SSH port."),
+  K("ssh.publicKey", "none", "OpenSSH public key line (`ssh-ed25519 AAAA... comment`) of `sshPrivateKey`, installed on new machines. Required with `sshPrivateKey` on virtualbox/aliyun; not used otherwise."),
+  K("ssh.connectTimeoutSeconds", "`600`", "How long a step keeps dialing SSH before it fails (fresh VMs boot slowly)."),
+  K("kubernetes", "", "The cluster itself."),
+  K("kubernetes.version", "required", "`\"1.30\"` (newest patch) or `\"1.30.12\"` (exact). Supported minors 1.28 to 1.35. Quote it: YAML reads 1.30 as 1.3."),
+  K("kubernetes.podSubnet", "`10.244.0.0/16`", "Pod network (flannel `Network`, kubeadm `podSubnet`); one /24 per node."),
+  K("kubernetes.serviceSubnet", "`10.96.0.0/12`", "Service ClusterIP range (/12 to /28)."),
+  K("kubernetes.dnsDomain", "`cluster.local`", "Cluster DNS domain."),
+  K("kubernetes.nic", "virtualbox: `enp0s8`; aliyun: `eth0`; existing: none (default-route NIC)", "NIC carrying cluster traffic (flannel `--iface`)."),
+  K("kubernetes.tokenTtl", "`24h`", "Bootstrap (join) token lifetime, a Go duration; `0` = never expires."),
+  K("mirrors", "", "Where packages and images come from."),
+  K("mirrors.profile", "`default`", "`default` (upstream registries) or `china` (Aliyun apt + registry, DaoCloud image mirrors)."),
+  K("mirrors.aptBase", "default: `https://pkgs.k8s.io/core:/stable:/`; china: `https://mirrors.aliyun.com/kubernetes-new/core/stable/`", "Base of the Kubernetes apt repositories, ending in `/`; `v1.30/deb/` is appended."),
+  K("mirrors.imageRepository", "default: `registry.k8s.io`; china: `registry.aliyuncs.com/google_containers`", "kubeadm `imageRepository` (control-plane images, pause)."),
+  K("mirrors.dnsImageRepository", "none (kubeadm's default)", "kubeadm `dns.imageRepository` for CoreDNS."),
+  K("mirrors.registryMirrors", "default: none; china: docker.io, ghcr.io, registry.k8s.io, quay.io via DaoCloud", "containerd mirrors: registry host -> list of `https://` endpoints. Replaces the profile's map when set."),
+  K("flannel", "", "Pod network add-on."),
+  K("flannel.enabled", "`true`", "Install flannel."),
+  K("flannel.image", `\`ghcr.io/flannel-io/flannel:${FLANNEL_VERSION}\` (china: \`ghcr.m.daocloud.io/...\`)`, "flannel image."),
+  K("flannel.cniPluginImage", `\`ghcr.io/flannel-io/flannel-cni-plugin:${FLANNEL_CNI_PLUGIN_VERSION}\` (china: \`ghcr.m.daocloud.io/...\`)`, "flannel CNI plugin image."),
+  K("flannel.backend", "`vxlan`", "`vxlan` or `host-gw` (host-gw needs all nodes on one L2 segment)."),
+  K("metricsServer", "", "metrics-server add-on (needed by the HPA)."),
+  K("metricsServer.enabled", "`true`", "Install metrics-server."),
+  K("metricsServer.version", "from the Kubernetes minor (1.28-1.30: `v0.7.2`; 1.31+: `v0.8.1`)", "metrics-server release, `vX.Y.Z`."),
+  K("metricsServer.image", "`registry.k8s.io/metrics-server/metrics-server:<version>` (china: `k8s.m.daocloud.io/...`)", "metrics-server image."),
+  K("metricsServer.kubeletInsecureTls", "`false`", "`true` passes `--kubelet-insecure-tls` (labs only); `false` uses signed kubelet serving certificates."),
+  K("demo", "", "The demo app from the course: fileserver + downloader Pod, Deployment, Service, HPA."),
+  K("demo.enabled", "`true`", "Deploy the demo app."),
+  K("demo.namespace", "`default`", "Namespace of the demo objects."),
+  K("demo.fileserverImage", "`docker.io/7143192/fileserver:latest`", "fileserver container image."),
+  K("demo.downloaderImage", "`docker.io/7143192/downloader:latest`", "downloader container image."),
+  K("demo.fileserverPort", "`8080`", "fileserver container/Service port."),
+  K("demo.downloaderPort", "`3000`", "downloader container/Service port."),
+  K("demo.hostPath", "`/home/data`", "hostPath directory shared by the two containers."),
+  K("demo.cpuRequest", "`200m`", "CPU request per container (the HPA measures against it)."),
+  K("demo.cpuLimit", "`500m`", "CPU limit per container."),
+  K("demo.hpa", "", "HorizontalPodAutoscaler of the demo Deployment."),
+  K("demo.hpa.minReplicas", "`3`", "Minimum replicas (at least 1)."),
+  K("demo.hpa.maxReplicas", "`6`", "Maximum replicas (at least minReplicas)."),
+  K("demo.hpa.cpuUtilization", "`40`", "Target average CPU utilization in percent of the request (1-100)."),
+  K("demo.hpa.scaleDownPercent", "`10`", "Scale down at most this percent of pods (1-100) ..."),
+  K("demo.hpa.scaleDownPeriodSeconds", "`60`", "... per this many seconds (1-1800)."),
+  K("demo.loadImage", "`docker.io/library/busybox:1.36`", "Image of the load generator (`scripts/ops`)."),
+  K("virtualbox", "", "VirtualBox machines (provider `virtualbox` only)."),
+  K("virtualbox.vboxManage", "`VBoxManage`", "VBoxManage command or path on the Pulumi host."),
+  K("virtualbox.hostOnlyAdapter", "`vboxnet0`", "Host-only adapter for NIC2 (Windows: `VirtualBox Host-Only Ethernet Adapter`)."),
+  K("virtualbox.hostOnlyCidr", "`192.168.56.0/24`", "Host-only network; node IPs must be inside it. The host has the first address (.1)."),
+  K("virtualbox.allowOutsideDefaultRange", "`false`", "Allow a hostOnlyCidr outside 192.168.56.0/21 (you configured `/etc/vbox/networks.conf`)."),
+  K("virtualbox.imagePath", "required", "Ubuntu 22.04 cloud image (`.ova` or `.vmdk`) on the Pulumi host; absolute path."),
+  K("virtualbox.baseFolder", "none (VirtualBox's default machine folder)", "Folder where the VMs are created."),
+  K("virtualbox.controlPlane", "", "Size of the control-plane VM."),
+  K("virtualbox.controlPlane.cpus", "`2`", "vCPUs (at least 2, kubeadm's minimum)."),
+  K("virtualbox.controlPlane.memoryMb", "`4096`", "Memory in MiB (at least 2048; 4096 recommended)."),
+  K("virtualbox.controlPlane.diskGb", "`20`", "Disk size in GiB (at least 10)."),
+  K("virtualbox.worker", "", "Size of each worker VM."),
+  K("virtualbox.worker.cpus", "`2`", "vCPUs (at least 2)."),
+  K("virtualbox.worker.memoryMb", "`2048`", "Memory in MiB (at least 2048)."),
+  K("virtualbox.worker.diskGb", "`20`", "Disk size in GiB (at least 10)."),
+  K("virtualbox.bootTimeoutSeconds", "`600`", "How long to wait for SSH on a new VM."),
+  K("aliyun", "", "Alibaba Cloud ECS machines (provider `aliyun` only). Credentials come from `ALICLOUD_ACCESS_KEY`/`ALICLOUD_SECRET_KEY`."),
+  K("aliyun.region", "`cn-hangzhou`", "Region."),
+  K("aliyun.zone", "none (first zone offering the instance type)", "Zone, e.g. `cn-hangzhou-i`."),
+  K("aliyun.instanceType", "`ecs.c7.large`", "ECS instance type (2 vCPU / 4 GiB or more)."),
+  K("aliyun.imageId", "none (newest image matching imageNameRegex)", "Image id."),
+  K("aliyun.imageNameRegex", "`^ubuntu_22_04_x64_20G_alibase_`", "System image name pattern used when imageId is not set."),
+  K("aliyun.vpcCidr", "`172.16.0.0/16`", "VPC network; must not overlap pod or service subnets."),
+  K("aliyun.vswitchCidr", "`172.16.1.0/24`", "vSwitch network inside vpcCidr; node IPs must be inside it."),
+  K("aliyun.adminCidr", "required", "Only this CIDR may reach SSH (22) and the API server (6443), e.g. your IP `/32`."),
+  K("aliyun.allowAdminFromAnywhere", "`false`", "Must be `true` to allow adminCidr `0.0.0.0/0`."),
+  K("aliyun.systemDiskCategory", "`cloud_essd`", "`cloud_efficiency`, `cloud_ssd`, `cloud_essd`, `cloud_auto` or `cloud_essd_entry`."),
+  K("aliyun.systemDiskSizeGb", "`40`", "System disk in GiB (20-500)."),
+  K("aliyun.internetMaxBandwidthOut", "`10`", "Public bandwidth in Mbps (0-100); > 0 gives each node a public IP (needed to SSH from outside the VPC)."),
+  K("aliyun.internetChargeType", "`PayByTraffic`", "`PayByTraffic` or `PayByBandwidth`."),
+  K("aliyun.instanceChargeType", "`PostPaid`", "`PostPaid` (pay as you go) or `PrePaid`."),
+  K("aliyun.spotStrategy", "`NoSpot`", "`NoSpot` or `SpotAsPriceGo` (cheaper, may be reclaimed)."),
+];
+
+// ---------------------------------------------------------------------------------------------------
+// Defaults that depend on the mirror profile [FACTS §5].
+
+interface ProfileDefaults {
+  readonly aptBase: string;
+  readonly imageRepository: string;
+  readonly registryMirrors: Readonly<Record<string, readonly string[]>>;
+  /** Registry host -> host that serves the same paths (image references are rewritten with it). */
+  readonly imageHostRewrite: Readonly<Record<string, string>>;
+}
+
+export const MIRROR_PROFILES: Readonly<Record<MirrorProfile, ProfileDefaults>> = {
+  default: {
+    aptBase: "https://pkgs.k8s.io/core:/stable:/",
+    imageRepository: "registry.k8s.io",
+    registryMirrors: {},
+    imageHostRewrite: {},
+  },
+  china: {
+    aptBase: "https://mirrors.aliyun.com/kubernetes-new/core/stable/",
+    imageRepository: "registry.aliyuncs.com/google_containers",
+    // DaoCloud host-replacement mirrors [FACTS §5.3]; containerd tries them before the upstream.
+    registryMirrors: {
+      "docker.io": ["https://docker.m.daocloud.io"],
+      "ghcr.io": ["https://ghcr.m.daocloud.io"],
+      "registry.k8s.io": ["https://k8s.m.daocloud.io"],
+      "quay.io": ["https://quay.m.daocloud.io"],
+    },
+    // Add-on images are pulled by reference; pointing them at the mirror host avoids depending on
+    // containerd's mirror fallback for the images the cluster cannot start without.
+    imageHostRewrite: { "ghcr.io": "ghcr.m.daocloud.io", "registry.k8s.io": "k8s.m.daocloud.io" },
+  },
+};
+
+/** Rewrites the registry host of an image reference according to the profile (unchanged if none applies). */
+export function rewriteImageHost(image: string, profile: MirrorProfile): string {
+  const slash = image.indexOf("/");
+  if (slash < 0) return image;
+  const host = image.slice(0, slash);
+  const to = MIRROR_PROFILES[profile].imageHostRewrite[host];
+  return to ? `${to}${image.slice(slash)}` : image;
+}
+
+/** VirtualBox 7 on Linux/macOS only allows host-only IPs here without /etc/vbox/networks.conf [FACTS §6.5]. */
+const VBOX_ALLOWED_RANGE = mustParseCidr("192.168.56.0/21");
+/** Every VM's NAT NIC (NIC1) lives here [FACTS §6.6]; pod/service ranges overlapping it break routing. */
+const VBOX_NAT_NETWORK = mustParseCidr("10.0.2.0/24");
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$/;
+const DNS_LABEL_HELP = "lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters";
+
+// ---------------------------------------------------------------------------------------------------
+// A reader over one config block. It records which keys it was asked for, so unknown keys (typos)
+// are reported, and so a test can compare the keys read with CONFIG_KEYS.
+
+function show(v: unknown): string {
+  // Never echo key material, whatever key it was put under.
+  if (typeof v === "string" && /PRIVATE KEY/.test(v)) return "(a private key, not shown)";
+  let s: string;
+  try {
+    s = JSON.stringify(v) ?? String(v);
+  } catch {
+    s = String(v);
+  }
+  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+}
+
+function typeName(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "a list";
+  if (typeof v === "object") return "an object";
+  return `a ${typeof v}`;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+class Problems {
+  readonly list: string[] = [];
+  /** Key with a bad value: `<key> = <value>: <what is wrong and the fix>`. */
+  bad(key: string, value: unknown, msg: string): void {
+    this.list.push(`${key} = ${show(value)}: ${msg}`);
+  }
+  /** Key without a value, or a problem that is not about one value. */
+  at(key: string, msg: string): void {
+    this.list.push(`${key}: ${msg}`);
+  }
+}
+
+interface IntRange {
+  readonly min: number;
+  readonly max: number;
+  readonly hint?: string;
+}
+
+class Block {
+  private readonly used = new Set<string>();
+  readonly present: boolean;
+  /** Given, but not an object (reported once by the parent): its "required" keys stay quiet. */
+  readonly broken: boolean;
+  private readonly obj: Record<string, unknown>;
+
+  constructor(
+    /** Key path for messages, "" for the top level, e.g. "kubernetes", "nodes[1]". */
+    private readonly path: string,
+    /** Path for the key table, e.g. "nodes[]". */
+    private readonly docPath: string,
+    value: unknown,
+    private readonly probs: Problems,
+    private readonly trace: Set<string> | undefined,
+  ) {
+    this.present = value !== undefined && value !== null;
+    this.broken = this.present && !isPlainObject(value);
+    this.obj = isPlainObject(value) ? value : {};
+  }
+
+  /** Full key for messages, e.g. "kubeadm-cluster:kubernetes.version". */
+  key(k?: string): string {
+    if (k === undefined) return `${P}${this.path}`;
+    return `${P}${this.path ? `${this.path}.` : ""}${k}`;
+  }
+
+  private doc(k: string): string {
+    return this.docPath ? `${this.docPath}.${k}` : k;
+  }
+
+  /** The raw value (undefined when absent); marks the key as known. */
+  raw(k: string): unknown {
+    this.used.add(k);
+    this.trace?.add(this.doc(k));
+    const v = this.obj[k];
+    return v === null ? undefined : v;
+  }
+
+  has(k: string): boolean {
+    return this.obj[k] !== undefined && this.obj[k] !== null;
+  }
+
+  str(k: string, def: string, check?: (v: string) => string | undefined): string;
+  str(k: string, def: string | undefined, check?: (v: string) => string | undefined): string | undefined;
+  str(k: string, def: string | undefined, check?: (v: string) => string | undefined): string | undefined {
+    const v = this.raw(k);
+    if (v === undefined) return def;
+    if (typeof v !== "string" || v === "") {
+      this.probs.bad(this.key(k), v, `must be a non-empty string, got ${v === "" ? "an empty string" : typeName(v)}`);
+      return def;
+    }
+    const err = check?.(v);
+    if (err !== undefined) {
+      this.probs.bad(this.key(k), v, err);
+      return def;
+    }
+    return v;
+  }
+
+  /** A required string: reports `how` (the fix) when missing. */
+  reqStr(k: string, how: string, check?: (v: string) => string | undefined): string | undefined {
+    if (!this.has(k)) {
+      this.raw(k);
+      if (!this.broken) this.probs.at(this.key(k), `required; ${how}`);
+      return undefined;
+    }
+    const before = this.probs.list.length;
+    const v = this.str(k, undefined, check);
+    return this.probs.list.length === before ? v : undefined;
+  }
+
+  oneOf<T extends string>(k: string, def: T, allowed: readonly T[]): T;
+  oneOf<T extends string>(k: string, def: T | undefined, allowed: readonly T[]): T | undefined;
+  oneOf<T extends string>(k: string, def: T | undefined, allowed: readonly T[]): T | undefined {
+    const v = this.raw(k);
+    if (v === undefined) return def;
+    if (typeof v === "string" && (allowed as readonly string[]).includes(v)) return v as T;
+    this.probs.bad(this.key(k), v, `must be one of ${allowed.map((a) => `"${a}"`).join(", ")}`);
+    return def;
+  }
+
+  int(k: string, def: number, range: IntRange): number;
+  int(k: string, def: number | undefined, range: IntRange): number | undefined;
+  int(k: string, def: number | undefined, range: IntRange): number | undefined {
+    const v = this.raw(k);
+    if (v === undefined) return def;
+    const what = `an integer from ${range.min} to ${range.max}${range.hint ? ` (${range.hint})` : ""}`;
+    if (typeof v !== "number") {
+      const fix = typeof v === "string" && /^-?\d+$/.test(v) ? `; write it without quotes: ${k}: ${v}` : "";
+      this.probs.bad(this.key(k), v, `must be ${what}, got ${typeName(v)}${fix}`);
+      return def;
+    }
+    if (!Number.isInteger(v) || v < range.min || v > range.max) {
+      this.probs.bad(this.key(k), v, `must be ${what}`);
+      return def;
+    }
+    return v;
+  }
+
+  bool(k: string, def: boolean): boolean {
+    const v = this.raw(k);
+    if (v === undefined) return def;
+    if (typeof v === "boolean") return v;
+    const fix = v === "true" || v === "false" ? `; write it without quotes: ${k}: ${v}` : "";
+    this.probs.bad(this.key(k), v, `must be true or false, got ${typeName(v)}${fix}`);
+    return def;
+  }
+
+  /** A nested block; absent = all defaults. Reports a non-object value. */
+  block(k: string): Block {
+    const v = this.raw(k);
+    if (v !== undefined && !isPlainObject(v)) this.probs.bad(this.key(k), v, `must be an object (a YAML mapping of ${k}'s keys), got ${typeName(v)}`);
+    return new Block(this.path ? `${this.path}.${k}` : k, this.doc(k), v, this.probs, this.trace);
+  }
+
+  /** Reports a bad value of a key below this block (e.g. "registryMirrors.docker.io"). */
+  bad(k: string, value: unknown, msg: string): void {
+    this.probs.bad(this.key(k), value, msg);
+  }
+
+  /** Reports keys nobody asked for (typos such as `kubernetes.verison`). */
+  finish(): void {
+    const unknown = Object.keys(this.obj).filter((k) => !this.used.has(k));
+    for (const k of unknown) {
+      // The value is not shown: the key is the mistake, and a misspelled secret key holds a secret.
+      const known = Array.from(this.used).sort();
+      this.probs.at(this.key(k), `unknown key; known keys here: ${known.join(", ")}`);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Value checks: return undefined when fine, else what is wrong plus the fix.
+
+function checkDnsLabel(v: string): string | undefined {
+  return DNS_LABEL.test(v) ? undefined : `not a valid name; use ${DNS_LABEL_HELP}, e.g. "k8s-worker-1"`;
+}
+
+function checkIpv4(v: string): string | undefined {
+  return parseIpv4(v) !== undefined ? undefined : 'not an IPv4 address; write four numbers 0-255 without leading zeros, e.g. "192.168.56.10"';
+}
+
+function checkCidrText(v: string): string | undefined {
+  const r = parseCidr(v);
+  return r.ok ? undefined : r.reason;
+}
+
+function checkImage(v: string): string | undefined {
+  if (v.includes("://")) return 'an image reference has no scheme; write e.g. "docker.io/library/busybox:1.36"';
+  if (!/^[a-z0-9][a-z0-9._\-/:@]*$/i.test(v) || /[:/@]$/.test(v)) return 'not an image reference; write e.g. "docker.io/library/busybox:1.36"';
+  return undefined;
+}
+
+function checkRegistryPath(v: string): string | undefined {
+  if (v.includes("://")) return 'write the registry without a scheme, e.g. "registry.k8s.io"';
+  return /^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)*$/.test(v) ? undefined : 'not a registry path; write e.g. "registry.k8s.io" or "registry.aliyuncs.com/google_containers"';
+}
+
+function checkLocalPath(v: string): string | undefined {
+  if (v.startsWith("~")) return 'VBoxManage does not expand "~"; write the absolute path, e.g. "/home/you/images/..."';
+  return undefined;
+}
+
+const CPU_QUANTITY = /^(\d+m|\d+(\.\d{1,3})?)$/;
+function millicores(q: string): number {
+  return q.endsWith("m") ? Number(q.slice(0, -1)) : Math.round(Number(q) * 1000);
+}
+
+/** Best-effort recognition of an OpenSSH public key line: type, base64 blob whose embedded type matches. */
+export function checkOpenSshPublicKey(v: string): string | undefined {
+  const fix = 'expected one line like "ssh-ed25519 AAAAC3Nza... you@host" (the content of ~/.ssh/id_ed25519.pub)';
+  if (v.includes("PRIVATE KEY")) return `this is a private key, not a public key; ${fix}`;
+  const m = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(?:256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) ([A-Za-z0-9+/]+={0,2})(?: [^\r\n]*)?\s*$/.exec(v);
+  if (!m) return `not an OpenSSH public key; ${fix}`;
+  const blob = Buffer.from(m[2], "base64");
+  const len = blob.length >= 4 ? blob.readUInt32BE(0) : -1;
+  const embedded = len > 0 && len + 4 <= blob.length ? blob.subarray(4, 4 + len).toString("latin1") : undefined;
+  if (embedded !== m[1]) return `the key data does not start with the key type "${m[1]}" (truncated or mangled?); ${fix}`;
+  return undefined;
+}
+
+/**
+ * Checks the private key text (never echoed: it is secret). Lenient: only rejects what certainly does
+ * not work: not a PEM/OpenSSH private key (e.g. the .pub file), or one protected by a passphrase,
+ * which the SSH connection here cannot unlock.
+ */
+export function privateKeyProblem(text: string): string | undefined {
+  const key = `${P}sshPrivateKey`;
+  const how = "set it with: cat ~/.ssh/id_ed25519 | pulumi config set --secret sshPrivateKey";
+  if (/^\s*(ssh-|ecdsa-|sk-)/.test(text)) return `${key}: this is a public key, not a private key; ${how}`;
+  const m = /-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----([\s\S]*?)-----END \1PRIVATE KEY-----/.exec(text);
+  if (!m) return `${key}: not a PEM or OpenSSH private key (no "-----BEGIN ... PRIVATE KEY-----" block); ${how}`;
+  const body = m[2];
+  if (/Proc-Type:\s*4,ENCRYPTED/.test(body) || m[1] === "ENCRYPTED ") return `${key}: the key is protected by a passphrase, which is not supported; use a key without one (ssh-keygen -t ed25519 -N '' -f ./cluster-key)`;
+  if (m[1] === "OPENSSH ") {
+    const blob = Buffer.from(body.replace(/\s+/g, ""), "base64");
+    const magic = "openssh-key-v1\0";
+    if (blob.subarray(0, magic.length).toString("latin1") === magic && blob.length >= magic.length + 4) {
+      const n = blob.readUInt32BE(magic.length);
+      const cipher = blob.subarray(magic.length + 4, magic.length + 4 + n).toString("latin1");
+      if (cipher !== "none") return `${key}: the key is protected by a passphrase (cipher ${cipher}), which is not supported; use a key without one (ssh-keygen -t ed25519 -N '' -f ./cluster-key)`;
+    }
+  }
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Node list
+
+interface NodeDraft {
+  readonly spec: NodeSpec;
+  /** Message prefix for this node's ip, e.g. "kubeadm-cluster:nodes[1].ip" or "kubeadm-cluster:nodeCount (generated k8s-worker-3 ip)". */
+  readonly ipKey: string;
+  readonly nameKey: string;
+  /** How to fix an IP problem of this node. */
+  readonly ipFix: string;
+  /** From nodeCount: one IP problem is enough (the following nodes only repeat it). */
+  readonly generated?: boolean;
+}
+
+interface MachineNet {
+  /** The network node IPs must be inside (undefined: no constraint, e.g. existing hosts). */
+  readonly cidr?: Cidr;
+  /** Its key for messages, e.g. "virtualbox.hostOnlyCidr". */
+  readonly cidrKey?: string;
+  /** Addresses inside it that nodes may not use, with the reason. */
+  readonly reserved: ReadonlyMap<number, string>;
+}
+
+const NODE_ROLES: readonly NodeRole[] = ["control-plane", "worker"];
+
+/**
+ * One entry of `nodes`. Missing/bad fields were reported; the result still carries the valid ones so
+ * the IP checks run on an entry whose name is wrong (each mistake reported in the same run).
+ */
+function readNodeItem(b: Block, provider: MachineProvider | undefined, probs: Problems): Partial<NodeSpec> {
+  const name = b.reqStr("name", 'e.g. name: "k8s-worker-1"', checkDnsLabel);
+  let role: NodeRole | undefined;
+  if (b.has("role")) role = b.oneOf<NodeRole>("role", undefined, NODE_ROLES);
+  else {
+    b.raw("role");
+    probs.at(b.key("role"), 'required; one of "control-plane", "worker"');
+  }
+  const ip = b.reqStr("ip", 'the node\'s IPv4 address, e.g. ip: "192.168.56.10"', checkIpv4);
+  const base = { ...(name !== undefined ? { name } : {}), ...(role !== undefined ? { role } : {}), ...(ip !== undefined ? { ip } : {}) };
+  // sshHost/sshPort/publicIp describe machines made elsewhere; for VMs the program knows them itself.
+  if (provider !== "existing") {
+    for (const k of ["sshHost", "sshPort", "publicIp"]) {
+      const v = b.raw(k);
+      if (v === undefined || provider === undefined) continue; // no provider: already reported
+      const why = provider === "aliyun" ? "ECS addresses come from the cloud" : "VMs are reached on their node IP";
+      b.bad(k, v, `only used with provider "existing" (provider is "${provider}"; ${why}); remove it`);
+    }
+    b.finish();
+    return base;
+  }
+  const sshHost = b.str("sshHost", undefined, (s) => (/^[A-Za-z0-9.:-]+$/.test(s) ? undefined : 'not a host name or IP address, e.g. "203.0.113.10"'));
+  const sshPort = b.int("sshPort", undefined, { min: 1, max: 65535 });
+  const publicIp = b.str("publicIp", undefined, checkIpv4);
+  b.finish();
+  return {
+    ...base,
+    ...(sshHost !== undefined ? { sshHost } : {}),
+    ...(sshPort !== undefined ? { sshPort } : {}),
+    ...(publicIp !== undefined ? { publicIp } : {}),
+  };
+}
+
+/** `nodes`; `complete` is false when an entry could not be fully read (so role counting would mislead). */
+function readNodeList(root: Block, provider: MachineProvider | undefined, probs: Problems, trace: Set<string> | undefined): { drafts: NodeDraft[]; complete: boolean } {
+  const v = root.raw("nodes");
+  // Read an item's keys once even for an empty list, so the key table test sees them.
+  if (trace) readNodeItem(new Block("nodes[0]", "nodes[]", {}, new Problems(), trace), provider, new Problems());
+  if (v === undefined) return { drafts: [], complete: true };
+  if (!Array.isArray(v)) {
+    probs.bad(`${P}nodes`, v, `must be a list of {name, role, ip}, got ${typeName(v)}`);
+    return { drafts: [], complete: false };
+  }
+  const drafts: NodeDraft[] = [];
+  let complete = true;
+  v.forEach((item: unknown, i: number) => {
+    const path = `nodes[${i}]`;
+    if (!isPlainObject(item)) {
+      probs.bad(`${P}${path}`, item, `must be an object {name, role, ip}, got ${typeName(item)}`);
+      complete = false;
+      return;
+    }
+    const b = new Block(path, "nodes[]", item, probs, trace);
+    const part = readNodeItem(b, provider, probs);
+    if (part.name === undefined || part.role === undefined) complete = false;
+    if (part.ip === undefined) {
+      complete = false;
+      return;
+    }
+    // A partial entry only feeds the IP checks; the spec is never built while problems exist.
+    const spec = { name: part.name ?? "", role: part.role ?? "worker", ...part } as NodeSpec;
+    drafts.push({ spec, ipKey: b.key("ip"), nameKey: b.key("name"), ipFix: `change ${path}.ip` });
+  });
+  return { drafts, complete };
+}
+
+/** `nodeCount`; `complete` is false when the list could not be generated (reported already). */
+function readNodeCount(root: Block, provider: MachineProvider | undefined, defaultFirstIp: number | undefined, probs: Problems): { drafts: NodeDraft[]; complete: boolean } {
+  const b = root.block("nodeCount");
+  const workers = b.int("workers", 1, { min: 0, max: 1000 });
+  const step = b.int("ipStep", 10, { min: 1, max: 65536 });
+  const prefix = b.str("namePrefix", "k8s", (s) => (DNS_LABEL.test(s) && s.length <= 50 ? undefined : `not a valid name prefix; use ${DNS_LABEL_HELP}, at most 50 so "-worker-N" fits`));
+  let first: number | undefined;
+  if (b.has("firstIp")) {
+    const t = b.str("firstIp", undefined, checkIpv4);
+    first = t === undefined ? undefined : parseIpv4(t);
+  } else {
+    b.raw("firstIp");
+    first = defaultFirstIp;
+    if (root.has("nodeCount") && first === undefined && provider === "existing") {
+      probs.at(b.key("firstIp"), 'required for provider "existing" (there is no network to derive it from); set it, or list the hosts in nodes');
+    }
+  }
+  b.finish();
+  if (!root.has("nodeCount")) return { drafts: [], complete: true };
+  if (first === undefined || b.broken) return { drafts: [], complete: false };
+  const drafts: NodeDraft[] = [];
+  for (let i = 0; i <= workers; i++) {
+    const name = i === 0 ? `${prefix}-control` : `${prefix}-worker-${i}`;
+    const ipN = first + step * i;
+    if (ipN > 0xffffffff) {
+      probs.at(b.key(), `generated node ${name} would get an address beyond 255.255.255.255; lower workers or ipStep, or lower firstIp`);
+      return { drafts, complete: false };
+    }
+    drafts.push({
+      spec: { name, role: i === 0 ? "control-plane" : "worker", ip: formatIpv4(ipN) },
+      ipKey: `${b.key()} (generated ${name} ip)`,
+      nameKey: `${b.key()} (generated ${name} name)`,
+      ipFix: "change nodeCount.firstIp / ipStep / workers, or list the nodes explicitly in nodes",
+      generated: true,
+    });
+  }
+  return { drafts, complete: true };
+}
+
+function checkNodes(drafts: NodeDraft[], net: MachineNet, probs: Problems, countRoles: boolean): void {
+  const cps = drafts.filter((d) => d.spec.role === "control-plane");
+  if (!countRoles) {
+    // An entry was unreadable (reported already); counting roles without it would mislead.
+  } else if (cps.length === 0) {
+    probs.at(`${P}nodes`, 'no node has role "control-plane"; exactly one is required (mark one node role: control-plane)');
+  } else if (cps.length > 1) {
+    probs.at(`${P}nodes`, `${cps.length} nodes have role "control-plane" (${cps.map((d) => d.spec.name).join(", ")}): exactly one is supported, HA control planes are not supported yet; make the others role: worker`);
+  }
+  const byName = new Map<string, NodeDraft>();
+  const byIp = new Map<string, NodeDraft>();
+  let generatedReported = false;
+  for (const d of drafts) {
+    // An empty name means it was missing or invalid (reported already).
+    const n = d.spec.name ? byName.get(d.spec.name) : undefined;
+    if (n) probs.bad(d.nameKey, d.spec.name, `duplicate node name (also ${n.nameKey.slice(P.length)}); names must be unique`);
+    else if (d.spec.name) byName.set(d.spec.name, d);
+    const o = byIp.get(d.spec.ip);
+    if (o) probs.bad(d.ipKey, d.spec.ip, `duplicate node IP (also ${o.ipKey.slice(P.length)}); IPs must be unique`);
+    else byIp.set(d.spec.ip, d);
+    const ip = parseIpv4(d.spec.ip);
+    if (ip === undefined || !net.cidr || (d.generated && generatedReported)) continue;
+    const before = probs.list.length;
+    if (!cidrContains(net.cidr, ip)) {
+      probs.bad(d.ipKey, d.spec.ip, `outside ${net.cidrKey} "${net.cidr.text}"; ${d.ipFix} to an address inside it, or change ${net.cidrKey}`);
+    } else if (net.reserved.has(ip)) {
+      probs.bad(d.ipKey, d.spec.ip, `${net.reserved.get(ip)}; ${d.ipFix} (e.g. "${formatIpv4(net.cidr.network + 10)}")`);
+    }
+    if (d.generated && probs.list.length > before) generatedReported = true;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Blocks
+
+function readVmSize(parent: Block, k: "controlPlane" | "worker", def: VmSize): VmSize {
+  const b = parent.block(k);
+  const cp = k === "controlPlane";
+  const size: VmSize = {
+    cpus: b.int("cpus", def.cpus, { min: 2, max: 64, hint: "kubeadm's preflight needs at least 2 CPUs" }),
+    memoryMb: b.int("memoryMb", def.memoryMb, { min: 2048, max: 1048576, hint: `kubeadm needs about 2 GiB${cp ? "; 4096 recommended for the control plane" : ""}` }),
+    diskGb: b.int("diskGb", def.diskGb, { min: 10, max: 2048, hint: "images and etcd need room" }),
+  };
+  b.finish();
+  return size;
+}
+
+interface VirtualBoxRead {
+  readonly spec: VirtualBoxSpec | undefined;
+  readonly cidr: Cidr | undefined;
+}
+
+function readVirtualBox(b: Block, probs: Problems): VirtualBoxRead {
+  const hostOnlyCidr = b.str("hostOnlyCidr", "192.168.56.0/24", checkCidrText);
+  const allowOutside = b.bool("allowOutsideDefaultRange", false);
+  const cidrP = parseCidr(hostOnlyCidr);
+  const cidr = cidrP.ok ? cidrP.cidr : undefined;
+  if (cidr && !allowOutside && !cidrContainsCidr(VBOX_ALLOWED_RANGE, cidr)) {
+    probs.bad(b.key("hostOnlyCidr"), hostOnlyCidr,
+      "outside 192.168.56.0/21: VirtualBox 6.1.28+ on Linux/macOS refuses host-only addresses outside that range (E_ACCESSDENIED) unless /etc/vbox/networks.conf allows them; " +
+      'use e.g. "192.168.56.0/24", or add a line like "* 10.0.0.0/8 192.168.0.0/16" to /etc/vbox/networks.conf and set virtualbox.allowOutsideDefaultRange: true (Windows hosts are not restricted)');
+  }
+  if (cidr && cidr.prefix > 29) probs.bad(b.key("hostOnlyCidr"), hostOnlyCidr, "too small: needs room for the host address and the nodes; use /29 or larger, e.g. /24");
+  const imagePath = b.reqStr("imagePath",
+    'download the Ubuntu 22.04 cloud image (https://cloud-images.ubuntu.com/releases/22.04/release/ubuntu-22.04-server-cloudimg-amd64.ova) and set virtualbox.imagePath to its absolute path',
+    (s) => checkLocalPath(s) ?? (/\.(ova|vmdk)$/i.test(s) ? undefined : "must be an Ubuntu 22.04 cloud image ending in .ova or .vmdk"));
+  const baseFolder = b.str("baseFolder", undefined, checkLocalPath);
+  const spec = {
+    vboxManage: b.str("vboxManage", "VBoxManage"),
+    hostOnlyAdapter: b.str("hostOnlyAdapter", "vboxnet0"),
+    hostOnlyCidr: cidr ? cidr.text : hostOnlyCidr,
+    imagePath: imagePath ?? "",
+    ...(baseFolder !== undefined ? { baseFolder } : {}),
+    controlPlane: readVmSize(b, "controlPlane", { cpus: 2, memoryMb: 4096, diskGb: 20 }),
+    worker: readVmSize(b, "worker", { cpus: 2, memoryMb: 2048, diskGb: 20 }),
+    bootTimeoutSeconds: b.int("bootTimeoutSeconds", 600, { min: 30, max: 7200 }),
+  };
+  b.finish();
+  return { spec, cidr };
+}
+
+interface AliyunRead {
+  readonly spec: AliyunSpec;
+  readonly vpc?: Cidr;
+  readonly vswitch?: Cidr;
+}
+
+const DISK_CATEGORIES = ["cloud_efficiency", "cloud_ssd", "cloud_essd", "cloud_auto", "cloud_essd_entry"] as const;
+
+function readAliyun(b: Block, probs: Problems): AliyunRead {
+  const region = b.str("region", "cn-hangzhou", (s) => (/^[a-z]{2,3}(-[a-z0-9]+)+$/.test(s) ? undefined : 'not a region id; e.g. "cn-hangzhou"'));
+  const zone = b.str("zone", undefined, (s) => (/^[a-z]{2,3}(-[a-z0-9]+)+$/.test(s) ? undefined : 'not a zone id; e.g. "cn-hangzhou-i"'));
+  if (zone !== undefined && !zone.startsWith(`${region}-`)) probs.bad(b.key("zone"), zone, `not a zone of aliyun.region "${region}"; use "${region}-<letter>" or remove it`);
+  const imageId = b.str("imageId", undefined);
+  const imageNameRegex = b.str("imageNameRegex", "^ubuntu_22_04_x64_20G_alibase_", (s) => {
+    try {
+      new RegExp(s);
+      return undefined;
+    } catch (e) {
+      return `not a valid regular expression (${(e as Error).message})`;
+    }
+  });
+  const vpcText = b.str("vpcCidr", "172.16.0.0/16", checkCidrText);
+  const vswText = b.str("vswitchCidr", "172.16.1.0/24", checkCidrText);
+  const vpcP = parseCidr(vpcText);
+  const vswP = parseCidr(vswText);
+  const vpc = vpcP.ok ? vpcP.cidr : undefined;
+  const vswitch = vswP.ok ? vswP.cidr : undefined;
+  if (vpc && vswitch && !cidrContainsCidr(vpc, vswitch)) {
+    probs.bad(b.key("vswitchCidr"), vswText, `not inside aliyun.vpcCidr "${vpc.text}"; a vSwitch is a part of its VPC, e.g. "${formatIpv4(vpc.network + 256)}/24"`);
+  }
+  if (vswitch && vswitch.prefix > 29) probs.bad(b.key("vswitchCidr"), vswText, "too small; use /29 or larger, e.g. /24");
+  let adminCidr = b.reqStr("adminCidr",
+    'set the address you manage the cluster from, e.g. "203.0.113.7/32" (your public IP: curl ifconfig.me): pulumi config set --path aliyun.adminCidr 203.0.113.7/32',
+    (s) => (parseIpv4(s) !== undefined ? `a single address needs a prefix; write "${s}/32"` : checkCidrText(s)));
+  const anywhere = b.bool("allowAdminFromAnywhere", false);
+  const adminP = adminCidr === undefined ? undefined : parseCidr(adminCidr);
+  if (adminCidr !== undefined && adminP?.ok && adminP.cidr.prefix === 0 && !anywhere) {
+    probs.bad(b.key("adminCidr"), adminCidr, "opens SSH and the API server to the whole internet; use your own address/32, or set aliyun.allowAdminFromAnywhere: true if you really mean it");
+    adminCidr = undefined;
+  }
+  const spec: AliyunSpec = {
+    region,
+    ...(zone !== undefined ? { zone } : {}),
+    instanceType: b.str("instanceType", "ecs.c7.large", (s) => (/^ecs\.[a-z0-9-]+\.[a-z0-9-]+$/.test(s) ? undefined : 'not an ECS instance type; e.g. "ecs.c7.large"')),
+    ...(imageId !== undefined ? { imageId } : {}),
+    imageNameRegex,
+    vpcCidr: vpc ? vpc.text : vpcText,
+    vswitchCidr: vswitch ? vswitch.text : vswText,
+    adminCidr: adminCidr ?? "",
+    systemDiskCategory: b.oneOf("systemDiskCategory", "cloud_essd", DISK_CATEGORIES),
+    systemDiskSizeGb: b.int("systemDiskSizeGb", 40, { min: 20, max: 500 }),
+    internetMaxBandwidthOut: b.int("internetMaxBandwidthOut", 10, { min: 0, max: 100, hint: "Mbps; 0 = no public IP" }),
+    internetChargeType: b.oneOf("internetChargeType", "PayByTraffic", ["PayByTraffic", "PayByBandwidth"] as const),
+    instanceChargeType: b.oneOf("instanceChargeType", "PostPaid", ["PostPaid", "PrePaid"] as const),
+    spotStrategy: b.oneOf("spotStrategy", "NoSpot", ["NoSpot", "SpotAsPriceGo"] as const),
+  };
+  b.finish();
+  return { spec, vpc, vswitch };
+}
+
+function readKubernetes(b: Block, provider: MachineProvider | undefined, probs: Problems): { spec: KubernetesSpec; pod?: Cidr; svc?: Cidr } {
+  const how = `write it quoted, e.g. version: "1.30" or "1.30.12"; supported 1.${SUPPORTED_MINORS[0]} to 1.${SUPPORTED_MINORS[SUPPORTED_MINORS.length - 1]}`;
+  let version: ParsedVersion | undefined;
+  const rawV = b.raw("version");
+  if (rawV === undefined) {
+    if (!b.broken) probs.at(b.key("version"), `required; ${how}`);
+  } else if (typeof rawV === "number") {
+    probs.bad(b.key("version"), rawV, `must be a quoted string: YAML reads an unquoted 1.30 as the number 1.3; ${how}`);
+  } else if (typeof rawV !== "string") {
+    probs.bad(b.key("version"), rawV, `must be a string; ${how}`);
+  } else {
+    const p = parseKubernetesVersion(rawV);
+    if (!p) probs.bad(b.key("version"), rawV, `malformed; ${how}`);
+    else if (!isSupportedMinor(p.minor)) probs.bad(b.key("version"), rawV, `unsupported; supported 1.${SUPPORTED_MINORS[0]} to 1.${SUPPORTED_MINORS[SUPPORTED_MINORS.length - 1]}, as "1.30" or "1.30.12"`);
+    else version = p;
+  }
+  const podText = b.str("podSubnet", "10.244.0.0/16", checkCidrText);
+  const svcText = b.str("serviceSubnet", "10.96.0.0/12", checkCidrText);
+  const podP = parseCidr(podText);
+  const svcP = parseCidr(svcText);
+  const pod = podP.ok ? podP.cidr : undefined;
+  const svc = svcP.ok ? svcP.cidr : undefined;
+  if (svc && (svc.prefix < 12 || svc.prefix > 28)) {
+    probs.bad(b.key("serviceSubnet"), svcText, "must be between /12 (kube-apiserver's maximum) and /28 (room for the API server and DNS addresses), e.g. \"10.96.0.0/12\"");
+  }
+  if (pod && svc && cidrsOverlap(pod, svc)) {
+    probs.bad(b.key("serviceSubnet"), svcText, `overlaps kubernetes.podSubnet "${pod.text}"; Service and Pod addresses must be distinct, e.g. "10.96.0.0/12" with "10.244.0.0/16"`);
+  }
+  const defNic = provider === "virtualbox" ? "enp0s8" : provider === "aliyun" ? "eth0" : undefined;
+  const nic = b.str("nic", defNic, (s) => (/^[A-Za-z0-9_.:-]{1,15}$/.test(s) ? undefined : 'not a network interface name (1-15 characters), e.g. "enp0s8"'));
+  const spec: KubernetesSpec = {
+    // A placeholder keeps the shape when the version is bad; the ConfigError is thrown before use.
+    version: version ?? { minor: 30, minorVersion: "1.30", raw: "1.30" },
+    podSubnet: pod ? pod.text : podText,
+    serviceSubnet: svc ? svc.text : svcText,
+    dnsDomain: b.str("dnsDomain", "cluster.local", (s) => (DNS_SUBDOMAIN.test(s) ? undefined : 'not a DNS domain; e.g. "cluster.local"')),
+    ...(nic !== undefined ? { nic } : {}),
+    tokenTtl: b.str("tokenTtl", "24h", (s) => (/^(0|(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+)$/.test(s) ? undefined : 'not a duration; e.g. "24h", "1h30m" or "0" (never expires)')),
+  };
+  b.finish();
+  return { spec, pod, svc };
+}
+
+function readMirrors(b: Block): MirrorSpec {
+  const profile = b.oneOf<MirrorProfile>("profile", "default", ["default", "china"]);
+  const d = MIRROR_PROFILES[profile];
+  const aptBase = b.str("aptBase", d.aptBase, (s) => (/^(https?|file):\/\/[^\s]+\/$/.test(s) ? undefined : 'must be an http(s):// or file:// URL ending in "/", e.g. "https://pkgs.k8s.io/core:/stable:/"'));
+  const imageRepository = b.str("imageRepository", d.imageRepository, checkRegistryPath);
+  const dnsImageRepository = b.str("dnsImageRepository", undefined, checkRegistryPath);
+  let registryMirrors: Record<string, readonly string[]> = { ...d.registryMirrors };
+  const rm = b.raw("registryMirrors");
+  if (rm !== undefined) {
+    if (!isPlainObject(rm)) {
+      b.bad("registryMirrors", rm, `must be a map of registry host -> list of mirror URLs, e.g. {"docker.io": ["https://docker.m.daocloud.io"]}, got ${typeName(rm)}`);
+    } else {
+      registryMirrors = {};
+      for (const [host, urls] of Object.entries(rm)) {
+        const key = `registryMirrors.${host}`;
+        if (!/^([a-z0-9.-]+(:\d+)?|_default)$/.test(host)) {
+          b.bad(key, urls, `"${host}" is not a registry host; use e.g. "docker.io" or "registry.k8s.io"`);
+          continue;
+        }
+        if (!Array.isArray(urls) || urls.length === 0 || !urls.every((u) => typeof u === "string" && /^https?:\/\/[^\s/]+[^\s]*$/.test(u))) {
+          b.bad(key, urls, 'must be a non-empty list of http(s) URLs, e.g. ["https://docker.m.daocloud.io"]');
+          continue;
+        }
+        registryMirrors[host] = urls as string[];
+      }
+    }
+  }
+  b.finish();
+  return { profile, aptBase, imageRepository, ...(dnsImageRepository !== undefined ? { dnsImageRepository } : {}), registryMirrors };
+}
+
+function readFlannel(b: Block, profile: MirrorProfile): FlannelSpec {
+  const spec: FlannelSpec = {
+    enabled: b.bool("enabled", true),
+    image: b.str("image", rewriteImageHost(`ghcr.io/flannel-io/flannel:${FLANNEL_VERSION}`, profile), checkImage),
+    cniPluginImage: b.str("cniPluginImage", rewriteImageHost(`ghcr.io/flannel-io/flannel-cni-plugin:${FLANNEL_CNI_PLUGIN_VERSION}`, profile), checkImage),
+    backend: b.oneOf<"vxlan" | "host-gw">("backend", "vxlan", ["vxlan", "host-gw"]),
+  };
+  b.finish();
+  return spec;
+}
+
+function readMetricsServer(b: Block, minor: number, profile: MirrorProfile): MetricsServerSpec {
+  const enabled = b.bool("enabled", true);
+  const version = b.str("version", metricsServerVersion(minor), (s) => (/^v\d+\.\d+\.\d+$/.test(s) ? undefined : 'must look like "v0.8.1"'));
+  const spec: MetricsServerSpec = {
+    enabled,
+    version,
+    image: b.str("image", rewriteImageHost(`registry.k8s.io/metrics-server/metrics-server:${version}`, profile), checkImage),
+    kubeletInsecureTls: b.bool("kubeletInsecureTls", false),
+  };
+  b.finish();
+  return spec;
+}
+
+function readDemo(b: Block, probs: Problems): DemoSpec {
+  const port = { min: 1, max: 65535 };
+  const cpu = (s: string) => (CPU_QUANTITY.test(s) ? undefined : 'not a CPU quantity; e.g. "200m" or "0.5"');
+  const fileserverPort = b.int("fileserverPort", 8080, port);
+  const downloaderPort = b.int("downloaderPort", 3000, port);
+  if (fileserverPort === downloaderPort) {
+    probs.bad(b.key("downloaderPort"), downloaderPort, "equals demo.fileserverPort; both containers share the Pod's network, so the ports must differ");
+  }
+  const cpuRequest = b.str("cpuRequest", "200m", cpu);
+  const cpuLimit = b.str("cpuLimit", "500m", cpu);
+  if (CPU_QUANTITY.test(cpuRequest) && CPU_QUANTITY.test(cpuLimit) && millicores(cpuRequest) > millicores(cpuLimit)) {
+    probs.bad(b.key("cpuRequest"), cpuRequest, `greater than demo.cpuLimit "${cpuLimit}"; Kubernetes rejects a request above the limit`);
+  }
+  if (CPU_QUANTITY.test(cpuRequest) && millicores(cpuRequest) === 0) probs.bad(b.key("cpuRequest"), cpuRequest, "must be above 0: the HPA measures utilization against the request");
+  const h = b.block("hpa");
+  const pct = { min: 1, max: 100 };
+  const hpa: HpaSpec = {
+    minReplicas: h.int("minReplicas", 3, { min: 1, max: 1000 }),
+    maxReplicas: h.int("maxReplicas", 6, { min: 1, max: 1000 }),
+    cpuUtilization: h.int("cpuUtilization", 40, { ...pct, hint: "percent of the CPU request" }),
+    scaleDownPercent: h.int("scaleDownPercent", 10, pct),
+    scaleDownPeriodSeconds: h.int("scaleDownPeriodSeconds", 60, { min: 1, max: 1800, hint: "the HPA API limit" }),
+  };
+  if (hpa.minReplicas > hpa.maxReplicas) {
+    probs.bad(h.key("minReplicas"), hpa.minReplicas, `greater than demo.hpa.maxReplicas (${hpa.maxReplicas}); set minReplicas <= maxReplicas`);
+  }
+  h.finish();
+  const spec: DemoSpec = {
+    enabled: b.bool("enabled", true),
+    namespace: b.str("namespace", "default", checkDnsLabel),
+    fileserverImage: b.str("fileserverImage", "docker.io/7143192/fileserver:latest", checkImage),
+    downloaderImage: b.str("downloaderImage", "docker.io/7143192/downloader:latest", checkImage),
+    fileserverPort,
+    downloaderPort,
+    hostPath: b.str("hostPath", "/home/data", (s) => (s.startsWith("/") && !/\s/.test(s) ? undefined : 'must be an absolute path, e.g. "/home/data"')),
+    cpuRequest,
+    cpuLimit,
+    hpa,
+    loadImage: b.str("loadImage", "docker.io/library/busybox:1.36", checkImage),
+  };
+  b.finish();
+  return spec;
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+function deepFreeze<T>(v: T): T {
+  if (v === null || typeof v !== "object" || pulumi.Output.isInstance(v)) return v;
+  for (const x of Object.values(v as Record<string, unknown>)) deepFreeze(x);
+  return Object.freeze(v);
+}
+
+const PROVIDERS: readonly MachineProvider[] = ["virtualbox", "aliyun", "existing"];
+
+export interface BuildOptions {
+  /** The secret `sshPrivateKey` (readClusterSpec passes `config.getSecret`). Wins over a value in `raw`. */
+  readonly privateKey?: pulumi.Output<string>;
+}
+
+/**
+ * Pure: raw config -> validated, frozen ClusterSpec. Collects every problem, then throws one
+ * ConfigError. `raw.sshPrivateKey` is also honoured (as a secret) when `opts.privateKey` is absent, so a
+ * stack file read offline works: an encrypted `{secure: ...}` value there becomes a placeholder secret.
+ */
+export function buildClusterSpec(raw: RawConfig, opts: BuildOptions = {}): ClusterSpec {
+  return buildClusterSpecTraced(raw, opts, undefined);
+}
+
+/** buildClusterSpec that also records every key path it reads into `trace` (for the key-table test). */
+export function buildClusterSpecTraced(raw: RawConfig, opts: BuildOptions, trace: Set<string> | undefined): ClusterSpec {
+  const probs = new Problems();
+  if (!isPlainObject(raw)) throw new ConfigError([`${P}: the configuration must be a map of keys, got ${typeName(raw)}`]);
+  const root = new Block("", "", raw, probs, trace);
+
+  // provider first: several defaults and checks depend on it.
+  let provider: MachineProvider | undefined;
+  if (!root.has("provider")) {
+    root.raw("provider");
+    probs.at(`${P}provider`, 'required; one of "virtualbox", "aliyun", "existing" (pulumi config set provider virtualbox)');
+  } else {
+    provider = root.oneOf<MachineProvider>("provider", undefined, PROVIDERS);
+  }
+  const clusterName = root.str("clusterName", "kubeadm", (s) => (DNS_LABEL.test(s) && s.length <= 40 ? undefined : `not a valid cluster name; use ${DNS_LABEL_HELP}, at most 40 (it prefixes VM and cloud names)`));
+
+  // Provider blocks: parsed only for their provider; given for another provider they are an error
+  // (like sshHost on a VM) rather than silently ignored, so a stack never looks configured when it is not.
+  const providerBlock = (k: "virtualbox" | "aliyun"): Block | undefined => {
+    if (provider === k) return root.block(k);
+    const given = root.raw(k);
+    // Still read the block's keys for the key table (a throwaway reader, nothing reported).
+    if (trace) (k === "virtualbox" ? readVirtualBox : readAliyun)(new Block(k, k, {}, new Problems(), trace), new Problems());
+    if (given !== undefined && provider !== undefined) {
+      probs.at(`${P}${k}`, `only used with provider "${k}" (provider is "${provider}"); remove the ${k} block from the stack config`);
+    }
+    return undefined;
+  };
+  const vbBlock = providerBlock("virtualbox");
+  const alBlock = providerBlock("aliyun");
+  const vb = vbBlock ? readVirtualBox(vbBlock, probs) : undefined;
+  const al = alBlock ? readAliyun(alBlock, probs) : undefined;
+
+  // Machine network: node IPs must be inside it, pod/service ranges must not overlap it.
+  let net: MachineNet = { reserved: new Map() };
+  let defaultFirstIp: number | undefined;
+  if (provider === "virtualbox") {
+    const c = vb?.cidr ?? mustParseCidr("192.168.56.0/24");
+    defaultFirstIp = c.network + 10;
+    if (vb?.cidr) {
+      net = {
+        cidr: c,
+        cidrKey: "virtualbox.hostOnlyCidr",
+        reserved: new Map([
+          [c.network, "the network address of virtualbox.hostOnlyCidr"],
+          [c.network + 1, "the host's own address on the host-only adapter (.1)"],
+          [lastAddress(c), "the broadcast address of virtualbox.hostOnlyCidr"],
+        ]),
+      };
+    }
+  } else if (provider === "aliyun") {
+    const c = al?.vswitch ?? mustParseCidr("172.16.1.0/24");
+    defaultFirstIp = c.network + 10;
+    if (al?.vswitch) {
+      const last = lastAddress(c);
+      const why = "reserved by Aliyun (the first and the last three addresses of a vSwitch)";
+      net = { cidr: c, cidrKey: "aliyun.vswitchCidr", reserved: new Map([[c.network, why], [last - 2, why], [last - 1, why], [last, why]]) };
+    }
+  }
+
+  // Machines: nodes or nodeCount.
+  const hasList = root.has("nodes");
+  const hasCount = root.has("nodeCount");
+  const list = readNodeList(root, provider, probs, trace);
+  const count = readNodeCount(root, provider, defaultFirstIp, probs);
+  let drafts: NodeDraft[] = [];
+  // false when an entry was unreadable: checks that count nodes or roles would only add noise.
+  let nodesComplete = false;
+  if (hasList && hasCount) {
+    probs.at(`${P}nodeCount`, "set together with nodes; use one of them: nodes lists the machines, nodeCount generates them");
+  } else if (!hasList && !hasCount) {
+    probs.at(`${P}nodes`, 'not set; list the machines in nodes (e.g. [{name: k8s-control, role: control-plane, ip: "192.168.56.10"}, ...]) or set nodeCount: {workers: 1}');
+  } else {
+    drafts = hasList ? list.drafts : count.drafts;
+    nodesComplete = hasList ? list.complete : count.complete;
+    checkNodes(drafts, net, probs, nodesComplete);
+  }
+
+  // SSH
+  const sb = root.block("ssh");
+  const publicKey = sb.str("publicKey", undefined, checkOpenSshPublicKey);
+  const sshPublicKeyGiven = sb.has("publicKey");
+  const ssh = {
+    user: sb.str("user", provider === "aliyun" ? "root" : "ubuntu", (s) => (/^[a-z_][a-z0-9_-]{0,31}$/.test(s) ? undefined : 'not a Linux user name; e.g. "ubuntu"')),
+    port: sb.int("port", 22, { min: 1, max: 65535 }),
+    connectTimeoutSeconds: sb.int("connectTimeoutSeconds", 600, { min: 10, max: 86400 }),
+  };
+  sb.finish();
+  const rawKey = root.raw("sshPrivateKey");
+  let privateKey = opts.privateKey;
+  if (!privateKey && typeof rawKey === "string" && rawKey !== "") privateKey = pulumi.secret(rawKey);
+  if (!privateKey && isPlainObject(rawKey) && typeof rawKey.secure === "string") {
+    privateKey = pulumi.secret("-----BEGIN OPENSSH PRIVATE KEY-----\n(encrypted in the stack file; decrypted only by pulumi)\n-----END OPENSSH PRIVATE KEY-----\n");
+  }
+  const setKey = "cat ~/.ssh/id_ed25519 | pulumi config set --secret sshPrivateKey";
+  if (provider === "existing" && !privateKey) {
+    probs.at(`${P}sshPrivateKey`, `required for provider "existing" (the key that logs in as ssh.user on every host); set it with: ${setKey}`);
+  }
+  if ((provider === "virtualbox" || provider === "aliyun") && privateKey && !sshPublicKeyGiven) {
+    probs.at(`${P}ssh.publicKey`, `required when sshPrivateKey is set (it is installed on the new machines so that key can log in); set it with: pulumi config set --path ssh.publicKey "$(cat ~/.ssh/id_ed25519.pub)", or unset sshPrivateKey to let the program generate a key pair`);
+  }
+  const sshSpec: SshSpec = { ...ssh, ...(publicKey !== undefined ? { publicKey: publicKey.trim() } : {}), ...(privateKey ? { privateKey } : {}) };
+
+  // Kubernetes, mirrors and add-ons
+  const k8s = readKubernetes(root.block("kubernetes"), provider, probs);
+  const mirrors = readMirrors(root.block("mirrors"));
+  const flannel = readFlannel(root.block("flannel"), mirrors.profile);
+  const metricsServer = readMetricsServer(root.block("metricsServer"), k8s.spec.version.minor, mirrors.profile);
+  const demo = readDemo(root.block("demo"), probs);
+
+  // Address ranges that must not overlap [FACTS §7.3]: pod, service, and the machine network.
+  const machineNets: { key: string; cidr: Cidr }[] = [];
+  if (vb?.cidr) machineNets.push({ key: "virtualbox.hostOnlyCidr", cidr: vb.cidr });
+  if (provider === "virtualbox") machineNets.push({ key: "the VirtualBox NAT network", cidr: VBOX_NAT_NETWORK });
+  if (al?.vpc) machineNets.push({ key: "aliyun.vpcCidr", cidr: al.vpc });
+  const fix = 'pick a range the machines do not use (defaults: podSubnet "10.244.0.0/16", serviceSubnet "10.96.0.0/12")';
+  for (const [k, c] of [["podSubnet", k8s.pod], ["serviceSubnet", k8s.svc]] as const) {
+    if (!c) continue;
+    for (const m of machineNets) {
+      if (cidrsOverlap(c, m.cidr)) probs.bad(`${P}kubernetes.${k}`, c.text, `overlaps ${m.key} "${m.cidr.text}"; ${fix}`);
+    }
+    // Existing hosts have no declared network: their own addresses must stay outside.
+    if (provider === "existing") {
+      const inside = drafts.filter((d) => {
+        const ip = parseIpv4(d.spec.ip);
+        return ip !== undefined && cidrContains(c, ip);
+      });
+      if (inside.length > 0) probs.bad(`${P}kubernetes.${k}`, c.text, `contains node IPs ${inside.map((d) => `${d.spec.name} (${d.spec.ip})`).join(", ")}; ${fix}`);
+    }
+  }
+  // Each node gets a /24 of the pod subnet (kube-controller-manager's default node mask).
+  if (k8s.pod && nodesComplete && drafts.length > 0) {
+    const room = k8s.pod.prefix <= 24 ? 2 ** (24 - k8s.pod.prefix) : 0;
+    if (room < drafts.length) {
+      probs.bad(`${P}kubernetes.podSubnet`, k8s.pod.text, `too small for ${drafts.length} nodes: each node gets a /24 from it; use a /${Math.max(8, 24 - Math.ceil(Math.log2(drafts.length)))} or larger, e.g. "10.244.0.0/16"`);
+    }
+  }
+  // A control plane without workers is fine: the init step removes its NoSchedule taint so the demo runs.
+  if (demo.enabled && !metricsServer.enabled) {
+    probs.at(`${P}metricsServer.enabled`, "false while demo.enabled is true: the demo's HPA needs metrics-server; enable it or set demo.enabled: false");
+  }
+  if ((demo.enabled || metricsServer.enabled) && !flannel.enabled) {
+    probs.at(`${P}flannel.enabled`, "false while add-ons are enabled: without a pod network nodes stay NotReady and add-on pods never start; enable flannel or disable metricsServer and demo");
+  }
+
+  root.finish();
+  if (probs.list.length > 0) throw new ConfigError(probs.list);
+
+  // Control plane first, then workers in config order.
+  const nodes = [...drafts.filter((d) => d.spec.role === "control-plane"), ...drafts.filter((d) => d.spec.role === "worker")].map((d) => d.spec);
+  const spec: ClusterSpec = {
+    clusterName,
+    provider: provider as MachineProvider,
+    nodes,
+    ssh: sshSpec,
+    kubernetes: k8s.spec,
+    mirrors,
+    flannel,
+    metricsServer,
+    demo,
+    ...(vb?.spec ? { virtualbox: vb.spec } : {}),
+    ...(al ? { aliyun: al.spec } : {}),
+  };
+  return deepFreeze(spec);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Reading from Pulumi
+
+/** Top-level keys whose values are structured (JSON in pulumi config). */
+const OBJECT_KEYS = ["nodes", "nodeCount", "ssh", "kubernetes", "mirrors", "flannel", "metricsServer", "demo", "virtualbox", "aliyun"];
+
+/**
+ * Reads the stack config of project kubeadm-cluster and returns the validated spec (throws ConfigError).
+ * sshPrivateKey is read with getSecret, so it stays a secret; its text is checked for the mistakes
+ * that would otherwise only show up as an SSH failure (the .pub file, a passphrase).
+ */
+export function readClusterSpec(cfg: pulumi.Config = new pulumi.Config()): ClusterSpec {
+  const ns = `${cfg.name}:`;
+  const raw: Record<string, unknown> = {};
+  // allConfig() also reveals keys no one reads (typos like `kubernets`), which buildClusterSpec reports.
+  for (const full of Object.keys(pulumi.runtime.allConfig())) {
+    if (!full.startsWith(ns)) continue;
+    const k = full.slice(ns.length);
+    if (k === "sshPrivateKey") continue;
+    const v = cfg.get(k);
+    if (v === undefined) continue;
+    if (OBJECT_KEYS.includes(k)) {
+      try {
+        raw[k] = JSON.parse(v);
+      } catch {
+        raw[k] = v; // reported by buildClusterSpec as "must be an object/list"
+      }
+    } else {
+      raw[k] = v;
+    }
+  }
+  const keyText = pulumi.runtime.getConfig(`${ns}sshPrivateKey`);
+  const privateKey = cfg.getSecret("sshPrivateKey");
+  const extra = keyText !== undefined ? privateKeyProblem(keyText) : undefined;
+  try {
+    const spec = buildClusterSpec(raw, { privateKey: keyText === "" ? undefined : privateKey });
+    if (extra) throw new ConfigError([extra]);
+    return spec;
+  } catch (e) {
+    if (e instanceof ConfigError && extra && !e.problems.includes(extra)) throw new ConfigError([...e.problems, extra]);
+    throw e;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Stack files (for the offline renderer)
+
+function loadStackConfig(path: string): Record<string, unknown> {
+  const doc = yaml.load(fs.readFileSync(path, "utf8"));
+  if (doc === undefined || doc === null) return {};
+  if (!isPlainObject(doc)) throw new Error(`${path}: not a Pulumi stack file (expected a mapping)`);
+  const config = doc.config;
+  if (config === undefined || config === null) return {};
+  if (!isPlainObject(config)) throw new Error(`${path}: "config" must be a mapping`);
+  return config;
+}
+
+/** Reads Pulumi.<stack>.yaml and returns this project's keys, prefix stripped, values as YAML parsed them. */
+export function rawConfigFromStackFile(path: string): RawConfig {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(loadStackConfig(path))) {
+    if (k.startsWith(P)) out[k.slice(P.length)] = v;
+  }
+  return out;
+}
+
+/** Placeholder for a `secure:` value, which only the Pulumi CLI can decrypt. */
+export const ENCRYPTED_PLACEHOLDER = "-----BEGIN OPENSSH PRIVATE KEY-----\n(encrypted in the stack file; decrypted only by pulumi)\n-----END OPENSSH PRIVATE KEY-----\n";
+
+/**
+ * The stack file's config as `pulumi.runtime.setAllConfig` expects it: full keys, string values,
+ * objects JSON-encoded (what the Pulumi CLI hands the program). `secure:` values become a placeholder;
+ * their keys are listed by stackFileSecretKeys.
+ */
+export function pulumiConfigMapFromStackFile(path: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(loadStackConfig(path))) {
+    if (isPlainObject(v) && typeof v.secure === "string" && Object.keys(v).length === 1) out[k] = ENCRYPTED_PLACEHOLDER;
+    else out[k] = typeof v === "string" ? v : JSON.stringify(v);
+  }
+  return out;
+}
+
+/** Full keys whose values are `secure:` (encrypted) in the stack file. */
+export function stackFileSecretKeys(path: string): string[] {
+  return Object.entries(loadStackConfig(path))
+    .filter(([, v]) => isPlainObject(v) && typeof v.secure === "string")
+    .map(([k]) => k);
+}
