@@ -1,0 +1,149 @@
+// ControlPlane: kubeadm init on the control-plane node and the values workers and add-ons need:
+// joinToken (secret), caCertHash, endpoint, kubeconfig (secret). Scripts: scripts/node/init.sh,
+// ca-hash.sh, kubeconfig.sh, approve-serving-cert.sh, reset.sh (delete).
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import * as random from "@pulumi/random";
+import { ClusterSpec } from "./spec";
+import { Host } from "./host";
+import { remoteBash } from "./script";
+import { API_PORT, certSans, serverTlsBootstrap } from "./kubeadm-config";
+import {
+  TIMEOUTS,
+  approveServingCertScript,
+  caHashScript,
+  externalServer,
+  initScript,
+  initStdin,
+  kubeconfigScript,
+  nodeByName,
+  parseCaCertHash,
+  resetScript,
+  rewriteKubeconfigServer,
+} from "./node-scripts";
+import { NodePrep, sshConnection, stepTimeout, withDependsOn } from "./node-prep";
+
+export interface ControlPlaneArgs {
+  readonly spec: ClusterSpec;
+  readonly host: Host;
+  readonly prep: NodePrep;
+}
+
+export class ControlPlane extends pulumi.ComponentResource {
+  /** Bootstrap token "[a-z0-9]{6}.[a-z0-9]{16}" (secret). */
+  public readonly joinToken: pulumi.Output<string>;
+  /** "sha256:<64 hex>" of the cluster CA's public key. */
+  public readonly caCertHash: pulumi.Output<string>;
+  /** "<node IP>:6443", what workers join. */
+  public readonly endpoint: pulumi.Output<string>;
+  /** Admin kubeconfig (secret), server rewritten to the public address or node IP. */
+  public readonly kubeconfig: pulumi.Output<string>;
+  public readonly host: Host;
+  /** Depend on this for "the API is up and the kubeconfig is readable". */
+  public readonly ready: pulumi.Resource;
+
+  constructor(name: string, args: ControlPlaneArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("kubeadm:node:ControlPlane", name, {}, opts);
+    const { spec, host, prep } = args;
+    const node = nodeByName(spec, host.name);
+    const connection = sshConnection(host);
+    const publicAddress: pulumi.Output<string> = host.publicAddress ?? pulumi.output(node.publicIp ?? "");
+    const first = withDependsOn([], opts?.dependsOn);
+
+    // Token chosen by the program (kept in state) so init and every later join agree on it.
+    const tokenId = new random.RandomString(
+      `${name}-token-id`,
+      { length: 6, lower: true, numeric: true, upper: false, special: false },
+      { parent: this, dependsOn: first },
+    );
+    const tokenSecret = new random.RandomPassword(
+      `${name}-token-secret`,
+      { length: 16, lower: true, numeric: true, upper: false, special: false },
+      { parent: this, dependsOn: first },
+    );
+    this.joinToken = pulumi.secret(pulumi.interpolate`${tokenId.result}.${tokenSecret.result}`);
+
+    const init = new command.remote.Command(
+      `${name}-init`,
+      {
+        connection,
+        create: remoteBash(initScript(spec, node), TIMEOUTS.init),
+        // The kubeadm config carries the token: stdin only (never the command text, which the
+        // provider prints on failure).
+        stdin: pulumi.secret(
+          pulumi.all([this.joinToken, publicAddress]).apply(([token, pub]) => initStdin(spec, node, token, certSans(node, pub))),
+        ),
+        delete: remoteBash(resetScript(spec, node), TIMEOUTS.reset),
+        triggers: [host.machineId],
+        addPreviousOutputInEnv: false,
+        logging: "stderr",
+      },
+      {
+        parent: this,
+        dependsOn: withDependsOn([prep.done], opts?.dependsOn),
+        // A replaced machine is reset before it is initialised again, never after.
+        deleteBeforeReplace: true,
+        // Skip the SSH reset when the VM itself is being deleted.
+        deletedWith: host.machine,
+        additionalSecretOutputs: ["stdout", "stderr"],
+        customTimeouts: { create: stepTimeout(TIMEOUTS.init), update: stepTimeout(TIMEOUTS.init), delete: stepTimeout(TIMEOUTS.reset) },
+      },
+    );
+
+    const caHash = new command.remote.Command(
+      `${name}-ca-hash`,
+      {
+        connection,
+        create: remoteBash(caHashScript(), TIMEOUTS.caHash),
+        triggers: [host.machineId, init.id],
+        addPreviousOutputInEnv: false,
+        logging: "stdoutAndStderr",
+      },
+      { parent: this, dependsOn: [init], customTimeouts: { create: stepTimeout(TIMEOUTS.caHash), update: stepTimeout(TIMEOUTS.caHash) } },
+    );
+    this.caCertHash = caHash.stdout.apply(parseCaCertHash);
+
+    const readyDeps: pulumi.Resource[] = [init];
+    if (serverTlsBootstrap(spec)) {
+      // metrics-server verifies kubelet serving certificates; nothing approves them on its own.
+      readyDeps.push(
+        new command.remote.Command(
+          `${name}-approve-serving-cert`,
+          {
+            connection,
+            create: remoteBash(approveServingCertScript(node), TIMEOUTS.approve),
+            triggers: [host.machineId, init.id],
+            addPreviousOutputInEnv: false,
+            logging: "stdoutAndStderr",
+          },
+          { parent: this, dependsOn: [init], customTimeouts: { create: stepTimeout(TIMEOUTS.approve), update: stepTimeout(TIMEOUTS.approve) } },
+        ),
+      );
+    }
+
+    const kubeconfig = new command.remote.Command(
+      `${name}-kubeconfig`,
+      {
+        connection,
+        create: remoteBash(kubeconfigScript(), TIMEOUTS.kubeconfig),
+        triggers: [host.machineId, init.id],
+        addPreviousOutputInEnv: false,
+        logging: "none",
+      },
+      {
+        parent: this,
+        dependsOn: readyDeps,
+        additionalSecretOutputs: ["stdout", "stderr"],
+        customTimeouts: { create: stepTimeout(TIMEOUTS.kubeconfig), update: stepTimeout(TIMEOUTS.kubeconfig) },
+      },
+    );
+    this.kubeconfig = pulumi.secret(
+      pulumi.all([kubeconfig.stdout, publicAddress]).apply(([text, pub]) => rewriteKubeconfigServer(text, externalServer(node, pub))),
+    );
+
+    this.endpoint = pulumi.output(`${node.ip}:${API_PORT}`);
+    this.host = host;
+    this.ready = kubeconfig;
+    this.registerOutputs({ joinToken: this.joinToken, caCertHash: this.caCertHash, endpoint: this.endpoint, kubeconfig: this.kubeconfig });
+  }
+}

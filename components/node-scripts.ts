@@ -1,0 +1,226 @@
+// Pure: the exact text each node receives (script = shebang + generated header + scripts/node/<file>),
+// and the stdin documents that carry secrets. Components only wire these into remote.Commands; tests,
+// the offline render and the chroot sandbox call them directly.
+import { ClusterSpec, NodeSpec, controlPlaneNode, workerNodes } from "./spec";
+import { composeScript } from "./script";
+import { aptVersionPattern, needsExplicitCriTools, pauseTag } from "./versions";
+import {
+  KUBEADM_VERSION_PLACEHOLDER,
+  imagePullConfigYaml,
+  initConfigYaml,
+  joinConfigYaml,
+} from "./kubeadm-config";
+
+/** Seconds each step may take on the node (the remote `timeout`); the Pulumi customTimeouts add margin. */
+export const TIMEOUTS = {
+  prep: 3600,
+  hosts: 60,
+  init: 1800,
+  join: 900,
+  reset: 900,
+  token: 180,
+  caHash: 60,
+  kubeconfig: 60,
+  approve: 420,
+  drain: 300,
+} as const;
+
+/** Inner bounds passed to the scripts. */
+const CLOUD_INIT_TIMEOUT = 600;
+const APT_LOCK_TIMEOUT = 300;
+const PULL_TIMEOUT = 900;
+const API_WAIT = 180;
+const APPROVE_WAIT = 360;
+const DRAIN_WAIT = 180;
+
+export function nodeByName(spec: ClusterSpec, name: string): NodeSpec {
+  const n = spec.nodes.find((x) => x.name === name);
+  if (!n) throw new Error(`internal: node ${name} is not in the spec (nodes: ${spec.nodes.map((x) => x.name).join(", ")})`);
+  return n;
+}
+
+/** containerd's sandbox image: the pause tag kubeadm of this minor expects, from the configured repository. */
+export function sandboxImage(spec: ClusterSpec): string {
+  return `${spec.mirrors.imageRepository}/pause:${pauseTag(spec.kubernetes.version.minor)}`;
+}
+
+/** The Kubernetes apt repository for the minor, e.g. https://pkgs.k8s.io/core:/stable:/v1.30/deb/. */
+export function aptRepo(spec: ClusterSpec): string {
+  return `${spec.mirrors.aptBase}v${spec.kubernetes.version.minorVersion}/deb/`;
+}
+
+/** REGISTRY_MIRRORS header lines "registry mirror [mirror...]", sorted for a stable script text. */
+export function registryMirrorLines(spec: ClusterSpec): string {
+  return Object.keys(spec.mirrors.registryMirrors)
+    .sort()
+    .filter((r) => spec.mirrors.registryMirrors[r].length > 0)
+    .map((r) => [r, ...spec.mirrors.registryMirrors[r]].join(" "))
+    .join("\n");
+}
+
+/**
+ * Images a worker pre-pulls during prep: pause and kube-proxy from the cluster's repository (the
+ * version placeholder is replaced on the node when only a minor was configured), and flannel's images
+ * when flannel is enabled.
+ */
+export function workerPrepullImages(spec: ClusterSpec): string[] {
+  const v = spec.kubernetes.version;
+  const tag = v.patch === undefined ? KUBEADM_VERSION_PLACEHOLDER : `v${v.raw}`;
+  const images = [sandboxImage(spec), `${spec.mirrors.imageRepository}/kube-proxy:${tag}`];
+  if (spec.flannel.enabled) images.push(spec.flannel.cniPluginImage, spec.flannel.image);
+  return images;
+}
+
+/** The header of scripts/node/prep.sh for one node. */
+export function prepVars(spec: ClusterSpec, node: NodeSpec): Record<string, string> {
+  const v = spec.kubernetes.version;
+  const cp = node.role === "control-plane";
+  return {
+    NODE_NAME: node.name,
+    NODE_IP: node.ip,
+    ROLE: node.role,
+    K8S_MINOR: v.minorVersion,
+    K8S_VERSION: v.patch === undefined ? "" : v.raw,
+    APT_BASE: spec.mirrors.aptBase,
+    APT_VERSION_PATTERN: aptVersionPattern(v),
+    INSTALL_CRI_TOOLS: String(needsExplicitCriTools(v.minor)),
+    SANDBOX_IMAGE: sandboxImage(spec),
+    REGISTRY_MIRRORS: registryMirrorLines(spec),
+    PULL_CONFIG: cp ? imagePullConfigYaml(spec, node) : "",
+    PREPULL_IMAGES: cp ? "" : workerPrepullImages(spec).join("\n"),
+    VERSION_PLACEHOLDER: KUBEADM_VERSION_PLACEHOLDER,
+    CLOUD_INIT_TIMEOUT: String(CLOUD_INIT_TIMEOUT),
+    APT_LOCK_TIMEOUT: String(APT_LOCK_TIMEOUT),
+    PULL_TIMEOUT: String(PULL_TIMEOUT),
+  };
+}
+
+/** Node preparation (every node): hostname, swap, modules, sysctls, containerd, kube packages, pre-pull. */
+export function prepScript(spec: ClusterSpec, node: NodeSpec): string {
+  return composeScript("node/prep.sh", prepVars(spec, node));
+}
+
+/** /etc/hosts block with every node of the spec (a separate command: it changes when nodes are added). */
+export function hostsScript(spec: ClusterSpec): string {
+  return composeScript("node/hosts.sh", { HOSTS_ENTRIES: spec.nodes.map((n) => `${n.ip} ${n.name}`).join("\n") });
+}
+
+/** Full reset (seed 000 问题4): a worker's delete, the control plane's delete, and half-done retries. */
+export function resetScript(spec: ClusterSpec, node: NodeSpec): string {
+  return composeScript("node/reset.sh", { ROLE: node.role, SSH_USER: spec.ssh.user });
+}
+
+/** kubeadm init (control plane); its config comes from initStdin on stdin. */
+export function initScript(spec: ClusterSpec, node: NodeSpec): string {
+  return composeScript("node/init.sh", {
+    NODE_NAME: node.name,
+    NODE_IP: node.ip,
+    SSH_USER: spec.ssh.user,
+    SINGLE_NODE: String(workerNodes(spec).length === 0),
+    VERSION_PLACEHOLDER: KUBEADM_VERSION_PLACEHOLDER,
+    RESET_SCRIPT: resetScript(spec, node),
+    API_WAIT: String(API_WAIT),
+    // Leaves room for the API waits and a reset before kubeadm init inside the outer bound.
+    INIT_TIMEOUT: String(TIMEOUTS.init - API_WAIT * 2 - 300),
+  });
+}
+
+/** stdin of the init command: the kubeadm config documents (they carry the token). */
+export function initStdin(spec: ClusterSpec, node: NodeSpec, token: string, certSans: string[]): string {
+  return initConfigYaml(spec, node, token, certSans);
+}
+
+/** kubeadm join (worker); its JoinConfiguration comes from joinStdin on stdin. */
+export function joinScript(spec: ClusterSpec, node: NodeSpec): string {
+  return composeScript("node/join.sh", {
+    NODE_NAME: node.name,
+    RESET_SCRIPT: resetScript(spec, node),
+    JOIN_TIMEOUT: String(Math.floor((TIMEOUTS.join - 120) / 2)),
+  });
+}
+
+/** stdin of the join command. */
+export function joinStdin(spec: ClusterSpec, node: NodeSpec, token: string, caCertHash: string, endpoint: string): string {
+  return joinConfigYaml(spec, node, token, caCertHash, endpoint);
+}
+
+/** On the control plane: make sure the join token exists and has not expired (token on stdin). */
+export function tokenScript(spec: ClusterSpec): string {
+  return composeScript("node/token.sh", { TOKEN_TTL: spec.kubernetes.tokenTtl });
+}
+
+/** stdin of the token command: the token and a newline. */
+export function tokenStdin(token: string): string {
+  return `${token}\n`;
+}
+
+/** On the control plane: the discovery hash (hex) of the cluster CA. */
+export function caHashScript(): string {
+  return composeScript("node/ca-hash.sh", {});
+}
+
+/** On the control plane: prints admin.conf (secret stdout). */
+export function kubeconfigScript(): string {
+  return composeScript("node/kubeconfig.sh", {});
+}
+
+/** On the control plane: approve `node`'s kubelet serving certificate request after checking its names. */
+export function approveServingCertScript(node: NodeSpec): string {
+  return composeScript("node/approve-serving-cert.sh", {
+    NODE_NAME: node.name,
+    NODE_IP: node.ip,
+    APPROVE_TIMEOUT: String(APPROVE_WAIT),
+  });
+}
+
+/** On the control plane, when a worker is removed: drain and delete its Node object. */
+export function drainNodeScript(node: NodeSpec): string {
+  return composeScript("node/drain-node.sh", { NODE_NAME: node.name, DRAIN_TIMEOUT: String(DRAIN_WAIT) });
+}
+
+/** Parses the ca-hash command's output into "sha256:<hex>", or throws a clear error. */
+export function parseCaCertHash(stdout: string): string {
+  const hex = stdout.trim();
+  if (!/^[0-9a-f]{64}$/.test(hex)) {
+    throw new Error(`the CA hash command on the control plane printed ${JSON.stringify(hex.slice(0, 100))}, not a SHA-256 hex digest`);
+  }
+  return `sha256:${hex}`;
+}
+
+/**
+ * admin.conf names the API server by its advertise address; from outside (laptop, CI) the reachable
+ * address is the public one when the machine has it. Rewrites every `server:` line of the kubeconfig.
+ */
+export function rewriteKubeconfigServer(kubeconfig: string, server: string): string {
+  if (!/^\s*server:\s*\S+/m.test(kubeconfig)) throw new Error("the kubeconfig read from the control plane has no server: line");
+  return kubeconfig.replace(/^(\s*server:\s*)\S+[ \t]*$/gm, `$1${server}`);
+}
+
+/** The API URL for the exported kubeconfig. */
+export function externalServer(node: NodeSpec, publicAddress?: string): string {
+  const host = publicAddress?.trim() || node.publicIp || node.ip;
+  return `https://${host}:6443`;
+}
+
+/** Convenience for the sandbox and the render: every script a cluster's nodes receive, by file name. */
+export function allNodeScripts(spec: ClusterSpec): Record<string, string> {
+  const cp = controlPlaneNode(spec);
+  const out: Record<string, string> = {
+    [`${cp.name}-hosts.sh`]: hostsScript(spec),
+    [`${cp.name}-prep.sh`]: prepScript(spec, cp),
+    [`${cp.name}-init.sh`]: initScript(spec, cp),
+    [`${cp.name}-reset.sh`]: resetScript(spec, cp),
+    [`${cp.name}-ca-hash.sh`]: caHashScript(),
+    [`${cp.name}-kubeconfig.sh`]: kubeconfigScript(),
+    [`${cp.name}-token.sh`]: tokenScript(spec),
+    [`${cp.name}-approve-serving-cert.sh`]: approveServingCertScript(cp),
+  };
+  for (const w of workerNodes(spec)) {
+    out[`${w.name}-prep.sh`] = prepScript(spec, w);
+    out[`${w.name}-join.sh`] = joinScript(spec, w);
+    out[`${w.name}-reset.sh`] = resetScript(spec, w);
+    out[`${w.name}-approve-serving-cert.sh`] = approveServingCertScript(w);
+    out[`${w.name}-drain-node.sh`] = drainNodeScript(w);
+  }
+  return out;
+}

@@ -1,0 +1,134 @@
+// Worker: joins a prepared node with the token, CA hash and endpoint from ControlPlane outputs, and
+// undoes it on delete (drain + delete the Node on the control plane, then kubeadm reset on the worker).
+// Scripts: scripts/node/token.sh, join.sh, approve-serving-cert.sh, drain-node.sh, reset.sh.
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import { ClusterSpec } from "./spec";
+import { Host } from "./host";
+import { remoteBash } from "./script";
+import { serverTlsBootstrap } from "./kubeadm-config";
+import {
+  TIMEOUTS,
+  approveServingCertScript,
+  drainNodeScript,
+  joinScript,
+  joinStdin,
+  nodeByName,
+  resetScript,
+  tokenScript,
+  tokenStdin,
+} from "./node-scripts";
+import { NodePrep, sshConnection, stepTimeout, withDependsOn } from "./node-prep";
+import { ControlPlane } from "./control-plane";
+
+export interface WorkerArgs {
+  readonly spec: ClusterSpec;
+  readonly host: Host;
+  readonly prep: NodePrep;
+  readonly controlPlane: ControlPlane;
+}
+
+export class Worker extends pulumi.ComponentResource {
+  /** Depend on this for "the node has joined (and its kubelet serving certificate is approved)". */
+  public readonly joined: pulumi.Resource;
+  public readonly host: Host;
+
+  constructor(name: string, args: WorkerArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("kubeadm:node:Worker", name, {}, opts);
+    const { spec, host, prep, controlPlane } = args;
+    const node = nodeByName(spec, host.name);
+    const connection = sshConnection(host);
+    const cpConnection = sshConnection(controlPlane.host);
+    const secretOutputs = ["stdout", "stderr"];
+    // A recreated machine, or a new cluster (a replaced control plane has a new CA), means this node must
+    // be joined again: both replace the worker's commands (PULUMI-NOTES §1.1: triggers always replace).
+    const triggers = [host.machineId, controlPlane.caCertHash];
+
+    // init's token has a TTL: re-create it (same value, from state) before every (re)join.
+    const token = new command.remote.Command(
+      `${name}-token`,
+      {
+        connection: cpConnection,
+        create: remoteBash(tokenScript(spec), TIMEOUTS.token),
+        stdin: pulumi.secret(controlPlane.joinToken.apply(tokenStdin)),
+        triggers,
+        addPreviousOutputInEnv: false,
+        logging: "stderr",
+      },
+      {
+        parent: this,
+        dependsOn: withDependsOn([controlPlane.ready], opts?.dependsOn),
+        additionalSecretOutputs: secretOutputs,
+        customTimeouts: { create: stepTimeout(TIMEOUTS.token), update: stepTimeout(TIMEOUTS.token) },
+      },
+    );
+
+    const join = new command.remote.Command(
+      `${name}-join`,
+      {
+        connection,
+        create: remoteBash(joinScript(spec, node), TIMEOUTS.join),
+        stdin: pulumi.secret(
+          pulumi
+            .all([controlPlane.joinToken, controlPlane.caCertHash, controlPlane.endpoint])
+            .apply(([t, hash, endpoint]) => joinStdin(spec, node, t, hash, endpoint)),
+        ),
+        delete: remoteBash(resetScript(spec, node), TIMEOUTS.reset),
+        // Includes the machine id: a recreated VM with the same IP has an identical connection.
+        triggers,
+        addPreviousOutputInEnv: false,
+        logging: "stderr",
+      },
+      {
+        parent: this,
+        dependsOn: withDependsOn([prep.done, token], opts?.dependsOn),
+        // Reset the old node before joining the new one (the default would reset right after re-joining).
+        deleteBeforeReplace: true,
+        // No SSH reset against a VM that is being deleted anyway.
+        deletedWith: host.machine,
+        additionalSecretOutputs: secretOutputs,
+        customTimeouts: { create: stepTimeout(TIMEOUTS.join), update: stepTimeout(TIMEOUTS.join), delete: stepTimeout(TIMEOUTS.reset) },
+      },
+    );
+
+    // Delete-only: created after the join, so Pulumi deletes it first: the Node is drained and deleted
+    // on the control plane while the worker still runs, then the join's delete resets the worker.
+    new command.remote.Command(
+      `${name}-node-object`,
+      {
+        connection: cpConnection,
+        delete: remoteBash(drainNodeScript(node), TIMEOUTS.drain),
+        triggers,
+        addPreviousOutputInEnv: false,
+        logging: "stdoutAndStderr",
+      },
+      {
+        parent: this,
+        dependsOn: [join],
+        deleteBeforeReplace: true,
+        // When the whole cluster goes (control-plane VM deleted), draining is pointless.
+        deletedWith: controlPlane.host.machine,
+        customTimeouts: { delete: stepTimeout(TIMEOUTS.drain) },
+      },
+    );
+
+    let joined: pulumi.Resource = join;
+    if (serverTlsBootstrap(spec)) {
+      joined = new command.remote.Command(
+        `${name}-approve-serving-cert`,
+        {
+          connection: cpConnection,
+          create: remoteBash(approveServingCertScript(node), TIMEOUTS.approve),
+          triggers,
+          addPreviousOutputInEnv: false,
+          logging: "stdoutAndStderr",
+        },
+        { parent: this, dependsOn: [join], customTimeouts: { create: stepTimeout(TIMEOUTS.approve), update: stepTimeout(TIMEOUTS.approve) } },
+      );
+    }
+
+    this.joined = joined;
+    this.host = host;
+    this.registerOutputs({});
+  }
+}

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# kubeadm init on the control plane (runbook 1.5 / seed 002 step 6), re-runnable:
+#   - the kubeadm config arrives on stdin (it carries the bootstrap token) and never touches argv;
+#   - an initialised cluster (admin.conf present and the API answering) is left alone;
+#   - a half-done init (a failed create is not saved in Pulumi state, so the next `up` runs this again)
+#     is reset and retried; a cluster this script finished once is never reset (that would wipe etcd).
+# Header variables:
+#   NODE_NAME NODE_IP SSH_USER
+#   SINGLE_NODE          true = no workers: remove the control-plane NoSchedule taint
+#   VERSION_PLACEHOLDER  in the config, replaced by the installed kubeadm version (minor-only configs)
+#   RESET_SCRIPT         scripts/node/reset.sh with its header, run before retrying a half-done init
+#   API_WAIT INIT_TIMEOUT seconds
+set -euo pipefail
+set -o errtrace
+
+: "${NODE_NAME:?}" "${NODE_IP:?}" "${SSH_USER:?}" "${SINGLE_NODE:?}" "${VERSION_PLACEHOLDER:?}"
+: "${RESET_SCRIPT:?}" "${API_WAIT:?}" "${INIT_TIMEOUT:?}"
+export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:${PATH}"
+
+STEP="start"
+step() { STEP="$1"; echo "==> [init ${NODE_NAME}] ${STEP}" >&2; }
+log() { echo "    $*" >&2; }
+fail() { echo "FAILED [init ${NODE_NAME}] ${STEP}: $*" >&2; exit 1; }
+trap 'echo "FAILED [init ${NODE_NAME}] step \"${STEP}\" (line ${LINENO}, exit $?)" >&2' ERR
+# kubeadm prints the token ("Using token: ...", the join command): mask it in everything we show.
+redact() { sed -E 's/[a-z0-9]{6}\.[a-z0-9]{16}/<bootstrap-token>/g'; }
+
+ADMIN=/etc/kubernetes/admin.conf
+STATE_DIR=/var/lib/kubeadm-cluster
+MARKER="${STATE_DIR}/init-complete"
+kc() { kubectl --kubeconfig "${ADMIN}" --request-timeout=10s "$@"; }
+
+step "read kubeadm config from stdin"
+umask 077
+WORK="$(mktemp -d)"
+trap 'rm -rf "${WORK}"' EXIT
+cat >"${WORK}/kubeadm.yaml"
+[ -s "${WORK}/kubeadm.yaml" ] || fail "no kubeadm configuration on stdin"
+if grep -qF "${VERSION_PLACEHOLDER}" "${WORK}/kubeadm.yaml"; then
+  v="$(kubeadm version -o short)" || fail "cannot read the installed kubeadm version"
+  sed -i "s/${VERSION_PLACEHOLDER}/${v}/g" "${WORK}/kubeadm.yaml"
+  log "kubernetesVersion taken from the installed kubeadm: ${v}"
+fi
+
+api_answers() {
+  # api_answers SECONDS: true once the API server answers /readyz within SECONDS.
+  local deadline=$((SECONDS + $1))
+  while :; do
+    kc get --raw /readyz >/dev/null 2>&1 && return 0
+    [ "${SECONDS}" -lt "${deadline}" ] || return 1
+    sleep 5
+  done
+}
+
+step "check whether the cluster is initialised"
+initialised=false
+if [ -f "${ADMIN}" ]; then
+  if api_answers "${API_WAIT}"; then
+    initialised=true
+    log "admin.conf present and the API answers: kubeadm init already done, skipping"
+  elif [ -f "${MARKER}" ]; then
+    fail "this node finished kubeadm init before but the API does not answer within ${API_WAIT}s; not resetting (it would delete etcd). Check 'systemctl status kubelet' and 'crictl ps -a' on ${NODE_NAME}"
+  else
+    log "admin.conf present but the API does not answer and init never completed: half-done init"
+  fi
+fi
+
+if [ "${initialised}" = false ]; then
+  if [ -f "${ADMIN}" ] || [ -d /var/lib/etcd/member ] || compgen -G "/etc/kubernetes/manifests/*.yaml" >/dev/null; then
+    step "reset the half-done init"
+    bash -c "${RESET_SCRIPT}" >&2 || fail "reset before retrying init failed"
+  fi
+  step "kubeadm init"
+  if ! timeout "${INIT_TIMEOUT}" kubeadm init --config "${WORK}/kubeadm.yaml" 2>&1 | redact >&2; then
+    fail "kubeadm init failed (output above; the next 'pulumi up' resets and retries)"
+  fi
+  api_answers "${API_WAIT}" || fail "kubeadm init finished but the API does not answer"
+fi
+
+step "kubectl config for ${SSH_USER}"
+# As the runbooks do (mkdir ~/.kube; cp admin.conf; chown), written only when it differs.
+home="$(getent passwd "${SSH_USER}" | cut -d: -f6)" || fail "user ${SSH_USER} not found"
+group="$(id -gn "${SSH_USER}")"
+install -d -m 700 -o "${SSH_USER}" -g "${group}" "${home}/.kube"
+if cmp -s "${ADMIN}" "${home}/.kube/config"; then
+  log "${home}/.kube/config: unchanged"
+else
+  install -m 600 -o "${SSH_USER}" -g "${group}" "${ADMIN}" "${home}/.kube/config"
+  log "${home}/.kube/config: written"
+fi
+
+step "control-plane taint"
+taint=node-role.kubernetes.io/control-plane
+if [ "${SINGLE_NODE}" = true ]; then
+  if kc get node "${NODE_NAME}" -o jsonpath='{.spec.taints[*].key}' | grep -qw "${taint}"; then
+    kc taint node "${NODE_NAME}" "${taint}:NoSchedule-" >&2
+    log "single-node cluster: removed the ${taint}:NoSchedule taint"
+  else
+    log "single-node cluster: no ${taint} taint: unchanged"
+  fi
+else
+  log "cluster has workers: control-plane taint kept"
+fi
+
+install -d -m 755 "${STATE_DIR}"
+[ -f "${MARKER}" ] || date -u +%Y-%m-%dT%H:%M:%SZ >"${MARKER}"
+step "done"

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# kubeadm join on a worker (runbook 1.6 / seed 002 step 7), re-runnable:
+#   - the JoinConfiguration arrives on stdin (it carries the bootstrap token);
+#   - a node that has joined (/etc/kubernetes/kubelet.conf) is left alone;
+#   - leftovers of a half-done join are reset first (a failed create is retried by the next `up`).
+# Header variables:
+#   NODE_NAME
+#   RESET_SCRIPT   scripts/node/reset.sh with its header
+#   JOIN_TIMEOUT   seconds
+set -euo pipefail
+set -o errtrace
+
+: "${NODE_NAME:?}" "${RESET_SCRIPT:?}" "${JOIN_TIMEOUT:?}"
+export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:${PATH}"
+
+STEP="start"
+step() { STEP="$1"; echo "==> [join ${NODE_NAME}] ${STEP}" >&2; }
+log() { echo "    $*" >&2; }
+fail() { echo "FAILED [join ${NODE_NAME}] ${STEP}: $*" >&2; exit 1; }
+trap 'echo "FAILED [join ${NODE_NAME}] step \"${STEP}\" (line ${LINENO}, exit $?)" >&2' ERR
+redact() { sed -E 's/[a-z0-9]{6}\.[a-z0-9]{16}/<bootstrap-token>/g'; }
+
+step "read join configuration from stdin"
+umask 077
+WORK="$(mktemp -d)"
+trap 'rm -rf "${WORK}"' EXIT
+cat >"${WORK}/join.yaml"
+[ -s "${WORK}/join.yaml" ] || fail "no JoinConfiguration on stdin"
+
+step "check whether the node has joined"
+# ca_hash: the discovery hash of the CA this node trusts now; empty when there is none or it cannot be
+# read (then the node is left alone rather than reset on a guess).
+ca_hash() {
+  local der
+  [ -f /etc/kubernetes/pki/ca.crt ] || return 0
+  der="$(openssl x509 -pubkey -noout -in /etc/kubernetes/pki/ca.crt 2>/dev/null | openssl pkey -pubin -outform der 2>/dev/null | base64 -w0)" || return 0
+  [ -n "${der}" ] || return 0
+  echo "sha256:$(base64 -d <<<"${der}" | sha256sum | cut -d' ' -f1)"
+}
+wanted_hash="$(grep -oE 'sha256:[0-9a-f]{64}' "${WORK}/join.yaml" | head -n1 || true)"
+if [ -f /etc/kubernetes/kubelet.conf ]; then
+  current_hash="$(ca_hash)"
+  if [ -z "${wanted_hash}" ] || [ -z "${current_hash}" ] || [ "${current_hash}" = "${wanted_hash}" ]; then
+    log "/etc/kubernetes/kubelet.conf present: already joined, skipping"
+    step "done"
+    exit 0
+  fi
+  # The control plane was rebuilt (new CA): this node still belongs to the old cluster.
+  step "reset: joined to another cluster (CA ${current_hash:-unknown}, expected ${wanted_hash})"
+  bash -c "${RESET_SCRIPT}" >&2 || fail "reset before re-joining the new cluster failed"
+elif [ -f /etc/kubernetes/bootstrap-kubelet.conf ] || [ -f /etc/kubernetes/pki/ca.crt ] || [ -f /var/lib/kubelet/config.yaml ]; then
+  step "reset the half-done join"
+  bash -c "${RESET_SCRIPT}" >&2 || fail "reset before retrying the join failed"
+fi
+
+step "kubeadm join"
+attempt=1
+until timeout "${JOIN_TIMEOUT}" kubeadm join --config "${WORK}/join.yaml" 2>&1 | redact >&2; do
+  # The API may still be settling right after init; one reset-and-retry covers that.
+  [ "${attempt}" -lt 2 ] || fail "kubeadm join failed twice (output above); check the control plane and port 6443"
+  log "kubeadm join failed; resetting and retrying once in 20s"
+  bash -c "${RESET_SCRIPT}" >&2 || true
+  sleep 20
+  attempt=$((attempt + 1))
+done
+step "done"

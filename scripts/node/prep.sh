@@ -1,0 +1,378 @@
+#!/usr/bin/env bash
+# Node preparation for kubeadm (every node, before init/join). Runbook steps 1.4 (seed 000) and 1-5
+# (seed 002), made idempotent: every file is written only when its content differs, so a second run
+# changes nothing and says "unchanged". All parameters come from the generated header above.
+#
+# Header variables (all required):
+#   NODE_NAME NODE_IP ROLE                 this node
+#   K8S_MINOR K8S_VERSION                  "1.30" and "1.30.12" (K8S_VERSION empty = newest patch)
+#   APT_BASE APT_VERSION_PATTERN           repo base ending in "/", e.g. "1.30.12-*"
+#   INSTALL_CRI_TOOLS                      true when kubeadm no longer pulls cri-tools (>= 1.32)
+#   SANDBOX_IMAGE                          containerd pause image (must match kubeadm's, from the mirror)
+#   REGISTRY_MIRRORS                       lines "registry mirror-url [mirror-url...]"
+#   PULL_CONFIG                            control plane: kubeadm ClusterConfiguration for image pre-pull
+#   PREPULL_IMAGES                         workers: images to pre-pull, one per line
+#   VERSION_PLACEHOLDER                    replaced by the installed kubeadm version when K8S_VERSION is empty
+#   CLOUD_INIT_TIMEOUT APT_LOCK_TIMEOUT   seconds
+#   PULL_TIMEOUT                           seconds for the whole image pre-pull
+set -euo pipefail
+set -o errtrace
+
+: "${NODE_NAME:?}" "${NODE_IP:?}" "${ROLE:?}" "${K8S_MINOR:?}" "${APT_BASE:?}" "${APT_VERSION_PATTERN:?}"
+: "${INSTALL_CRI_TOOLS:?}" "${SANDBOX_IMAGE:?}" "${VERSION_PLACEHOLDER:?}"
+: "${CLOUD_INIT_TIMEOUT:?}" "${APT_LOCK_TIMEOUT:?}" "${PULL_TIMEOUT:?}"
+K8S_VERSION="${K8S_VERSION:-}"
+REGISTRY_MIRRORS="${REGISTRY_MIRRORS:-}"
+PULL_CONFIG="${PULL_CONFIG:-}"
+PREPULL_IMAGES="${PREPULL_IMAGES:-}"
+
+export DEBIAN_FRONTEND=noninteractive
+export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:${PATH}"
+umask 022
+
+STEP="start"
+step() { STEP="$1"; echo "==> [prep ${NODE_NAME}] ${STEP}"; }
+log() { echo "    $*"; }
+warn() { echo "WARNING [prep ${NODE_NAME}] ${STEP}: $*" >&2; }
+fail() { echo "FAILED [prep ${NODE_NAME}] ${STEP}: $*" >&2; exit 1; }
+trap 'echo "FAILED [prep ${NODE_NAME}] step \"${STEP}\" (line ${LINENO}, exit $?)" >&2' ERR
+
+TMPDIR_PREP="$(mktemp -d)"
+trap 'rm -rf "${TMPDIR_PREP}"' EXIT
+
+# retry N cmd...: network steps (mirrors hiccup, apt locks held by unattended-upgrades).
+retry() {
+  local attempts="$1" n=1 delay=3
+  shift
+  until "$@"; do
+    if [ "${n}" -ge "${attempts}" ]; then
+      warn "gave up after ${n} attempts: $*"
+      return 1
+    fi
+    warn "attempt ${n}/${attempts} failed, retrying in ${delay}s: $*"
+    sleep "${delay}"
+    n=$((n + 1))
+    delay=$((delay * 2))
+  done
+}
+
+# write_if_changed PATH MODE < content: installs stdin at PATH only when content or mode differ, so a
+# second run leaves every file untouched. Sets WROTE=true|false (call with a redirect, not a pipe).
+WROTE=false
+write_if_changed() {
+  local path="$1" mode="$2" tmp
+  tmp="$(mktemp "${TMPDIR_PREP}/w.XXXXXX")"
+  cat >"${tmp}"
+  if [ -f "${path}" ] && cmp -s "${tmp}" "${path}" && [ "$(stat -c %a "${path}")" = "${mode#0}" ]; then
+    log "${path}: unchanged"
+    WROTE=false
+  else
+    mkdir -p "$(dirname "${path}")"
+    install -m "${mode}" "${tmp}" "${path}"
+    log "${path}: written"
+    WROTE=true
+  fi
+  rm -f "${tmp}"
+}
+
+APT_OPTS=(-y -q -o "DPkg::Lock::Timeout=${APT_LOCK_TIMEOUT}" -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
+apt_update() { timeout 600 apt-get -q -o "DPkg::Lock::Timeout=${APT_LOCK_TIMEOUT}" update; }
+apt_install() { timeout 1200 apt-get install "${APT_OPTS[@]}" --no-install-recommends "$@"; }
+
+# ---------------------------------------------------------------------------------------------
+step "wait for cloud-init"
+# A fresh cloud VM is still running apt and writing /etc/hosts while we connect.
+if command -v cloud-init >/dev/null 2>&1; then
+  if timeout "${CLOUD_INIT_TIMEOUT}" cloud-init status --wait >/dev/null; then
+    log "cloud-init finished"
+  else
+    warn "cloud-init status --wait did not report success (degraded or timed out); continuing"
+  fi
+else
+  log "cloud-init not installed: nothing to wait for"
+fi
+
+# ---------------------------------------------------------------------------------------------
+step "hostname"
+# Every node needs a unique hostname; it is also the Kubernetes node name.
+write_if_changed /etc/hostname 644 <<<"${NODE_NAME}"
+if [ "$(hostname)" != "${NODE_NAME}" ]; then
+  hostnamectl set-hostname "${NODE_NAME}" 2>/dev/null || hostname "${NODE_NAME}" || fail "cannot set the hostname"
+  log "hostname set to ${NODE_NAME}"
+else
+  log "hostname: unchanged"
+fi
+if [ -d /etc/cloud/cloud.cfg.d ]; then
+  # Otherwise cloud-init puts the metadata hostname back on the next boot and the node name drifts.
+  write_if_changed /etc/cloud/cloud.cfg.d/99-kubeadm-cluster-hostname.cfg 644 <<<"preserve_hostname: true"
+fi
+
+# ---------------------------------------------------------------------------------------------
+step "swap off"
+# The kubelet refuses to start with swap on (failSwapOn defaults to true).
+if [ -n "$(swapon --show --noheadings 2>/dev/null || true)" ]; then
+  swapoff -a || fail "swapoff -a failed"
+  log "swap turned off"
+else
+  log "swap already off"
+fi
+if [ -f /etc/fstab ]; then
+  write_if_changed /etc/fstab 644 < <(awk '!/^[[:space:]]*#/ && $3 == "swap" { print "#" $0; next } { print }' /etc/fstab)
+fi
+
+# ---------------------------------------------------------------------------------------------
+step "kernel modules"
+# flannel crash-loops without br_netfilter and kubeadm >= 1.30 no longer checks it (seed 000 问题5).
+write_if_changed /etc/modules-load.d/k8s.conf 644 <<'EOF'
+overlay
+br_netfilter
+EOF
+for mod in overlay br_netfilter; do
+  if modprobe "${mod}" 2>/dev/null; then
+    log "module ${mod} loaded"
+  else
+    log "modprobe ${mod} failed: checking whether it is built into the kernel"
+  fi
+done
+[ -e /proc/sys/net/bridge/bridge-nf-call-iptables ] || fail "br_netfilter: /proc/sys/net/bridge/bridge-nf-call-iptables missing after modprobe"
+
+# ---------------------------------------------------------------------------------------------
+step "sysctl"
+write_if_changed /etc/sysctl.d/k8s.conf 644 <<'EOF'
+net.bridge.bridge-nf-call-iptables  = 1
+net.bridge.bridge-nf-call-ip6tables = 1
+net.ipv4.ip_forward                 = 1
+EOF
+if ! sysctl -q -p /etc/sysctl.d/k8s.conf >/dev/null; then
+  warn "sysctl -p /etc/sysctl.d/k8s.conf failed; the final checks decide whether that matters"
+fi
+
+# ---------------------------------------------------------------------------------------------
+step "base packages"
+missing=()
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+command -v gpg >/dev/null 2>&1 || missing+=(gpg)
+[ -f /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates)
+command -v containerd >/dev/null 2>&1 || missing+=(containerd)
+if [ "${#missing[@]}" -gt 0 ]; then
+  retry 3 apt_update || fail "apt-get update failed"
+  retry 3 apt_install "${missing[@]}" || fail "apt-get install ${missing[*]} failed"
+  log "installed: ${missing[*]}"
+else
+  log "curl, gpg, ca-certificates, containerd already installed"
+fi
+
+# ---------------------------------------------------------------------------------------------
+step "containerd config"
+# set_toml KEY VALUE SECTION < config: sets KEY = VALUE inside [SECTION] (adding the key or the section
+# when missing). Section-aware, so keys with the same name in other tables are left alone.
+set_toml() {
+  awk -v key="$1" -v value="$2" -v section="[$3]" '
+    function flush() { if (insec && !done) { print "  " key " = " value; done = 1 } }
+    {
+      line = $0; sub(/^[[:space:]]+/, "", line)
+      if (line ~ /^\[/) { flush(); insec = (line == section) ; print; next }
+      if (insec && !done && line ~ ("^" key "[[:space:]]*=")) {
+        match($0, /^[[:space:]]*/); print substr($0, 1, RLENGTH) key " = " value; done = 1; next
+      }
+      print
+    }
+    END { flush(); if (!done) { print ""; print section; print "  " key " = " value } }'
+}
+
+# containerd_config MAJOR < default-config: the kubeadm edits for the config format of that major
+# version (1.x: version 2 keys; 2.x: version 3 keys) [FACTS §1.3].
+containerd_config() {
+  local cri_v2='plugins."io.containerd.grpc.v1.cri"'
+  if [ "$1" -ge 2 ]; then
+    set_toml SystemdCgroup true "plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options" |
+      set_toml sandbox "'${SANDBOX_IMAGE}'" "plugins.'io.containerd.cri.v1.images'.pinned_images" |
+      set_toml config_path "'/etc/containerd/certs.d'" "plugins.'io.containerd.cri.v1.images'.registry"
+  else
+    set_toml SystemdCgroup true "${cri_v2}.containerd.runtimes.runc.options" |
+      set_toml sandbox_image "\"${SANDBOX_IMAGE}\"" "${cri_v2}" |
+      set_toml config_path '"/etc/containerd/certs.d"' "${cri_v2}.registry"
+  fi
+}
+
+ctd_version="$(containerd --version | grep -oE '[0-9]+\.[0-9]+\.[0-9]+' | head -n1 || true)"
+[ -n "${ctd_version}" ] || fail "cannot read the containerd version from: $(containerd --version)"
+ctd_major="${ctd_version%%.*}"
+log "containerd ${ctd_version}: config format $([ "${ctd_major}" -ge 2 ] && echo 'version 3' || echo 'version 2')"
+# Regenerated from `containerd config default` every time: a distro or containerd.io config with
+# disabled_plugins = ["cri"] breaks kubeadm (FACTS §1.2), and the comparison keeps reruns quiet.
+containerd config default >"${TMPDIR_PREP}/default.toml" || fail "containerd config default failed"
+containerd_config "${ctd_major}" <"${TMPDIR_PREP}/default.toml" >"${TMPDIR_PREP}/config.toml"
+containerd --config "${TMPDIR_PREP}/config.toml" config dump >/dev/null 2>&1 ||
+  fail "containerd-config-valid: containerd rejects the generated config"
+write_if_changed /etc/containerd/config.toml 644 <"${TMPDIR_PREP}/config.toml"
+containerd_changed="${WROTE}"
+
+step "registry mirrors"
+# One hosts.toml per registry; files we wrote earlier for registries no longer configured are removed.
+MANAGED='# managed by kubeadm-cluster (scripts/node/prep.sh)'
+# hosts_toml REGISTRY MIRROR...: containerd's hosts.toml for REGISTRY: the mirrors in order, then the
+# upstream registry as the fallback `server` [FACTS §5.4].
+hosts_toml() {
+  local registry="$1" upstream m
+  shift
+  case "${registry}" in
+    docker.io) upstream="https://registry-1.docker.io" ;;
+    *) upstream="https://${registry}" ;;
+  esac
+  echo "${MANAGED}"
+  echo "server = \"${upstream}\""
+  for m in "$@"; do
+    echo ""
+    echo "[host.\"${m}\"]"
+    echo "  capabilities = [\"pull\", \"resolve\"]"
+  done
+}
+mkdir -p /etc/containerd/certs.d
+wanted=" "
+while read -r registry mirrors; do
+  [ -n "${registry}" ] || continue
+  wanted="${wanted}${registry} "
+  # shellcheck disable=SC2086  # mirrors: space-separated URLs, split on purpose
+  hosts_toml "${registry}" ${mirrors} >"${TMPDIR_PREP}/hosts.toml"
+  write_if_changed "/etc/containerd/certs.d/${registry}/hosts.toml" 644 <"${TMPDIR_PREP}/hosts.toml"
+done <<<"${REGISTRY_MIRRORS}"
+for f in /etc/containerd/certs.d/*/hosts.toml; do
+  [ -f "${f}" ] || continue
+  reg="$(basename "$(dirname "${f}")")"
+  if [[ "${wanted}" != *" ${reg} "* ]] && head -n1 "${f}" | grep -qF "${MANAGED}"; then
+    rm -f "${f}"
+    rmdir "$(dirname "${f}")" 2>/dev/null || true
+    log "${f}: removed (mirror no longer configured)"
+  fi
+done
+
+step "crictl config"
+write_if_changed /etc/crictl.yaml 644 <<'EOF'
+runtime-endpoint: unix:///run/containerd/containerd.sock
+image-endpoint: unix:///run/containerd/containerd.sock
+timeout: 10
+EOF
+
+step "containerd service"
+systemctl enable containerd >/dev/null 2>&1 || warn "systemctl enable containerd failed"
+if [ "${containerd_changed}" = true ]; then
+  systemctl restart containerd || fail "systemctl restart containerd failed"
+  log "containerd restarted (config changed)"
+elif ! systemctl is-active --quiet containerd; then
+  systemctl start containerd || fail "systemctl start containerd failed"
+  log "containerd started"
+else
+  log "containerd running, config unchanged: not restarted"
+fi
+
+# ---------------------------------------------------------------------------------------------
+step "kubernetes apt repository"
+repo="${APT_BASE}v${K8S_MINOR}/deb/"
+keyring=/etc/apt/keyrings/kubernetes-apt-keyring.gpg
+install -d -m 755 /etc/apt/keyrings
+retry 4 timeout 60 curl -fsSL -o "${TMPDIR_PREP}/Release.key" "${repo}Release.key" ||
+  fail "download ${repo}Release.key failed"
+gpg --batch --yes --dearmor -o "${TMPDIR_PREP}/keyring.gpg" "${TMPDIR_PREP}/Release.key" || fail "gpg --dearmor of the repository key failed"
+write_if_changed "${keyring}" 644 <"${TMPDIR_PREP}/keyring.gpg"
+repo_changed="${WROTE}"
+write_if_changed /etc/apt/sources.list.d/kubernetes.list 644 <<<"deb [signed-by=${keyring}] ${repo} /"
+[ "${WROTE}" = true ] && repo_changed=true
+
+step "kubelet kubeadm kubectl ${APT_VERSION_PATTERN}"
+# installed_matches PKG: true when PKG is installed at a version matching APT_VERSION_PATTERN.
+installed_matches() {
+  local v
+  v="$(dpkg-query -W -f='${db:Status-Status} ${Version}' "$1" 2>/dev/null || true)"
+  # shellcheck disable=SC2053  # the pattern is a glob on purpose ("1.30.12-*")
+  [[ "${v}" == "installed "* && "${v#installed }" == ${APT_VERSION_PATTERN} ]]
+}
+kube_mismatch=false
+for p in kubelet kubeadm kubectl; do installed_matches "${p}" || kube_mismatch=true; done
+need_install="${kube_mismatch}"
+if [ "${INSTALL_CRI_TOOLS}" = true ] && ! dpkg-query -W -f='${db:Status-Status}' cri-tools 2>/dev/null | grep -q '^installed$'; then
+  need_install=true
+fi
+if [ "${kube_mismatch}" = true ] && [ -f /etc/kubernetes/kubelet.conf ] && dpkg-query -W kubeadm >/dev/null 2>&1; then
+  # Swapping packages under a running cluster is an upgrade, which needs `kubeadm upgrade`, not apt.
+  fail "version-change-on-cluster-node: this node is part of a cluster with kubeadm $(dpkg-query -W -f='${Version}' kubeadm); refusing to install ${APT_VERSION_PATTERN} (upgrade with kubeadm upgrade, or reset the node)"
+fi
+if [ "${need_install}" = true ] || [ "${repo_changed}" = true ]; then
+  retry 3 apt_update || fail "apt-get update failed (is ${repo} reachable?)"
+fi
+if [ "${need_install}" = true ]; then
+  # Resolve the exact version string (e.g. 1.30.12-1.1) from the repository, newest first.
+  version=""
+  while read -r v; do
+    # shellcheck disable=SC2053  # glob on purpose
+    if [[ "${v}" == ${APT_VERSION_PATTERN} ]]; then version="${v}"; break; fi
+  done < <(apt-cache madison kubeadm | awk -F'|' '{ gsub(/[[:space:]]/, "", $2); print $2 }')
+  [ -n "${version}" ] || fail "no kubeadm version matching ${APT_VERSION_PATTERN} in ${repo}"
+  pkgs=("kubelet=${version}" "kubeadm=${version}" "kubectl=${version}")
+  [ "${INSTALL_CRI_TOOLS}" = true ] && pkgs+=(cri-tools)
+  retry 3 apt_install --allow-change-held-packages --allow-downgrades "${pkgs[@]}" || fail "apt-get install ${pkgs[*]} failed"
+  log "installed ${pkgs[*]}"
+else
+  log "kubelet, kubeadm, kubectl already at ${APT_VERSION_PATTERN}: unchanged"
+fi
+held="$(apt-mark showhold)"
+for p in kubelet kubeadm kubectl; do
+  if grep -qx "${p}" <<<"${held}"; then
+    log "${p}: already held"
+  else
+    apt-mark hold "${p}" >/dev/null
+    log "${p}: held"
+  fi
+done
+
+step "kubelet node-ip"
+# Without node-ip a VirtualBox node advertises the NAT address 10.0.2.15 (identical on every VM).
+write_if_changed /etc/default/kubelet 644 <<<"KUBELET_EXTRA_ARGS=--node-ip=${NODE_IP}"
+systemctl enable kubelet >/dev/null 2>&1 || warn "systemctl enable kubelet failed"
+
+# ---------------------------------------------------------------------------------------------
+step "verify"
+[ -e /proc/sys/net/bridge/bridge-nf-call-iptables ] || fail "check br_netfilter: module not present"
+[ "$(cat /proc/sys/net/ipv4/ip_forward)" = 1 ] || fail "check ip_forward: net.ipv4.ip_forward is not 1"
+[ -z "$(swapon --show --noheadings 2>/dev/null || true)" ] || fail "check swap-off: swap is still on"
+systemctl is-active --quiet containerd || fail "check containerd-active: systemctl is-active containerd is not active"
+command -v kubeadm >/dev/null 2>&1 || fail "check kubeadm-installed: kubeadm not on PATH"
+log "br_netfilter present, ip_forward = 1, swap off, containerd active, kubeadm installed"
+
+# ---------------------------------------------------------------------------------------------
+step "image pre-pull"
+# Overlaps the slow image downloads with the other nodes' work; init/join pull again on failure, so
+# a failed pull is only a warning. All pulls share one time budget so they cannot push prep past its
+# own bound.
+PULL_DEADLINE=$((SECONDS + PULL_TIMEOUT))
+within_budget() {
+  local left=$((PULL_DEADLINE - SECONDS))
+  [ "${left}" -gt 0 ] || { warn "pre-pull time budget (${PULL_TIMEOUT}s) used up"; return 1; }
+  timeout "${left}" "$@"
+}
+kubeadm_version="${K8S_VERSION:+v${K8S_VERSION}}"
+[ -n "${kubeadm_version}" ] || kubeadm_version="$(kubeadm version -o short 2>/dev/null || true)"
+if [ -z "${kubeadm_version}" ]; then
+  warn "cannot read the kubeadm version: pre-pull skipped"
+elif ! timeout 30 crictl info >/dev/null 2>&1; then
+  warn "containerd does not answer on its CRI socket: pre-pull skipped"
+elif [ "${ROLE}" = control-plane ]; then
+  printf '%s\n' "${PULL_CONFIG//"${VERSION_PLACEHOLDER}"/${kubeadm_version}}" >"${TMPDIR_PREP}/pull.yaml"
+  if retry 3 within_budget kubeadm config images pull --config "${TMPDIR_PREP}/pull.yaml"; then
+    log "control-plane images pulled"
+  else
+    warn "kubeadm config images pull failed; kubeadm init will pull again"
+  fi
+else
+  while read -r image; do
+    [ -n "${image}" ] || continue
+    image="${image//"${VERSION_PLACEHOLDER}"/${kubeadm_version}}"
+    if retry 3 within_budget crictl pull "${image}" >/dev/null; then
+      log "pulled ${image}"
+    else
+      warn "crictl pull ${image} failed; the kubelet will pull it again"
+    fi
+  done <<<"${PREPULL_IMAGES}"
+fi
+
+step "done"

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Runs on the control plane before a worker joins: makes sure the cluster's bootstrap token (read from
+# stdin, never from argv of this script) exists and has not expired, so a worker added weeks after
+# `kubeadm init` (whose token had a TTL) still joins. Prints nothing that contains the token.
+# Header variables:
+#   TOKEN_TTL   e.g. "24h"; "0" = never expires
+set -euo pipefail
+
+: "${TOKEN_TTL:?}"
+export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:${PATH}"
+export KUBECONFIG=/etc/kubernetes/admin.conf
+fail() { echo "FAILED [token]: $*" >&2; exit 1; }
+
+IFS= read -r TOKEN || true
+[[ "${TOKEN}" =~ ^[a-z0-9]{6}\.[a-z0-9]{16}$ ]] || fail "stdin does not carry a bootstrap token of the form [a-z0-9]{6}.[a-z0-9]{16}"
+TOKEN_ID="${TOKEN%%.*}"
+
+# `kubeadm token list` prints TOKEN TTL ...; an expired token that the cleaner has not removed yet
+# shows TTL "<invalid>". Compared in bash so the token never appears in a process list.
+state=missing
+list="$(timeout 60 kubeadm token list 2>/dev/null)" || fail "kubeadm token list failed (is the API up?)"
+while read -r tok ttl _; do
+  if [ "${tok}" = "${TOKEN}" ]; then
+    if [ "${ttl}" = "<invalid>" ]; then state=expired; else state="valid (ttl ${ttl})"; fi
+  fi
+done <<<"${list}"
+
+case "${state}" in
+  valid*)
+    echo "bootstrap token ${TOKEN_ID}: ${state}: unchanged" >&2
+    ;;
+  *)
+    if [ "${state}" = expired ]; then
+      timeout 60 kubeadm token delete "${TOKEN_ID}" >/dev/null || fail "kubeadm token delete ${TOKEN_ID} failed"
+    fi
+    timeout 60 kubeadm token create "${TOKEN}" --ttl "${TOKEN_TTL}" >/dev/null || fail "kubeadm token create failed"
+    echo "bootstrap token ${TOKEN_ID}: was ${state}, created with ttl ${TOKEN_TTL}" >&2
+    ;;
+esac
