@@ -1,0 +1,41 @@
+// Runs the real program (index.ts) under mocks with a stack file's config, for whole-graph tests.
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { pulumiConfigMapFromStackFile, PROJECT } from "../components/config";
+import { runMocked, RecordedResource, RunOptions } from "./harness";
+
+export const ROOT = path.join(__dirname, "..");
+
+/** Config of Pulumi.<stack>.yaml, keys without the project prefix (as runMocked takes them). */
+export function stackConfig(stack: string, extra: Record<string, string> = {}): Record<string, string> {
+  const map = pulumiConfigMapFromStackFile(path.join(ROOT, `Pulumi.${stack}.yaml`));
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(map)) if (k.startsWith(`${PROJECT}:`)) out[k.slice(PROJECT.length + 1)] = v;
+  return { ...out, ...extra };
+}
+
+/** Answers the Aliyun data sources the way the real provider would (one zone, one image). */
+export function aliyunCalls(token: string): Record<string, unknown> | undefined {
+  if (token === "alicloud:index/getZones:getZones") return { zones: [{ id: "cn-hangzhou-i" }], ids: ["cn-hangzhou-i"] };
+  if (token === "alicloud:ecs/getImages:getImages")
+    return { images: [{ id: "ubuntu_22_04_x64_20G_alibase_20260522.vhd", name: "ubuntu_22_04_x64_20G_alibase_20260522.vhd" }], ids: ["ubuntu_22_04_x64_20G_alibase_20260522.vhd"] };
+  return undefined;
+}
+
+/** Gives ECS instances the addresses a cloud would assign. */
+export function aliyunState(args: pulumi.runtime.MockResourceArgs): Record<string, unknown> | undefined {
+  if (args.type === "alicloud:ecs/instance:Instance") {
+    const i = args.inputs as Record<string, unknown>;
+    return { ...i, publicIp: "198.51.100.7", privateIp: i.privateIp };
+  }
+  return undefined;
+}
+
+export async function runProgram(stack: string, opts: Partial<RunOptions> = {}): Promise<{ resources: RecordedResource[]; outputs: Record<string, unknown> }> {
+  const { resources, value } = await runMocked(
+    { config: stackConfig(stack), stack, call: aliyunCalls, state: aliyunState, ...opts },
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- the program registers resources on import, as under `pulumi up`
+    () => require(path.join(ROOT, "index.ts")) as Record<string, unknown>,
+  );
+  return { resources, outputs: value };
+}
