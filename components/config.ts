@@ -69,7 +69,7 @@ export const CONFIG_KEYS: readonly ConfigKeyDoc[] = [
   K("nodeCount.namePrefix", "`k8s`", "Prefix of the generated node names."),
   K("ssh", "", "How the program reaches the machines over SSH."),
   K("ssh.user", "aliyun: `root`; others: `ubuntu`", "SSH login user (must be root or have passwordless sudo)."),
-  K("ssh.port", "`22`", "SSH port."),
+  K("ssh.port", "`22`", "SSH port (`existing` only; new VirtualBox/Aliyun machines listen on 22)."),
   K("ssh.publicKey", "none", "OpenSSH public key line (`ssh-ed25519 AAAA... comment`) of `sshPrivateKey`, installed on new machines. Required with `sshPrivateKey` on virtualbox/aliyun; not used otherwise."),
   K("ssh.connectTimeoutSeconds", "`600`", "How long a step keeps dialing SSH before it fails (fresh VMs boot slowly)."),
   K("kubernetes", "", "The cluster itself."),
@@ -991,6 +991,13 @@ export function buildClusterSpecTraced(raw: RawConfig, opts: BuildOptions, trace
   }
   if ((provider === "virtualbox" || provider === "aliyun") && privateKey && !sshPublicKeyGiven) {
     probs.at(`${P}ssh.publicKey`, `required when sshPrivateKey is set (it is installed on the new machines so that key can log in); set it with: pulumi config set --path ssh.publicKey "$(cat ~/.ssh/id_ed25519.pub)", or unset sshPrivateKey to let the program generate a key pair`);
+  }
+  // New machines come from images whose sshd listens on 22 and which refuse root logins (VirtualBox cloud image).
+  if ((provider === "virtualbox" || provider === "aliyun") && ssh.port !== 22) {
+    probs.bad(`${P}ssh.port`, ssh.port, `only used with provider "existing": new ${provider} machines run sshd on port 22; remove ssh.port`);
+  }
+  if (provider === "virtualbox" && ssh.user === "root") {
+    probs.bad(`${P}ssh.user`, "root", 'the Ubuntu cloud image refuses root logins over SSH; use a normal user such as "ubuntu" (it gets passwordless sudo)');
   }
   const sshSpec: SshSpec = { ...ssh, ...(publicKey !== undefined ? { publicKey: publicKey.trim() } : {}), ...(privateKey ? { privateKey } : {}) };
 

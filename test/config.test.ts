@@ -599,3 +599,13 @@ describe("ConfigError", () => {
     expect(pulumi.RunError.isInstance(new ConfigError(["x"]))).toBe(true);
   });
 });
+
+describe("problems: SSH settings new machines cannot honour", () => {
+  test("ssh.port other than 22 for virtualbox/aliyun", () => {
+    expectOnlyProblem(withKey(vbRaw(), "ssh.port", 2222), "kubeadm-cluster:ssh.port = 2222", 'only used with provider "existing"');
+    expectOnlyProblem(withKey(aliyunRaw(), "ssh.port", 2222), "kubeadm-cluster:ssh.port = 2222", "port 22");
+  });
+  test("root login on the VirtualBox cloud image", () => {
+    expectOnlyProblem(withKey(vbRaw(), "ssh.user", "root"), 'kubeadm-cluster:ssh.user = "root"', "refuses root logins");
+  });
+});
