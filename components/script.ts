@@ -17,7 +17,11 @@ export function renderHeader(vars: Readonly<Record<string, string | number | boo
   return Object.entries(vars)
     .map(([k, v]) => {
       if (!VAR_NAME.test(k)) throw new Error(`internal: bad script variable name ${k}`);
-      return `${k}=${shellQuote(String(v))}`;
+      const text = String(v);
+      // A single-quoted value with `$` or a backtick is meant literally (e.g. an embedded script);
+      // tell shellcheck so, on that line only.
+      const directive = /[$`]/.test(text) ? "# shellcheck disable=SC2016 # literal value\n" : "";
+      return `${directive}${k}=${shellQuote(text)}`;
     })
     .join("\n");
 }
