@@ -57,7 +57,9 @@ export class Worker extends pulumi.ComponentResource {
       },
       {
         parent: this,
-        dependsOn: withDependsOn([controlPlane.ready], opts?.dependsOn),
+        // Needs only a running API server: `triggers` carries caCertHash, which is read after init.
+        // Not waiting for controlPlane.ready (serving-cert approval, kubeconfig) keeps joins two steps earlier.
+        dependsOn: withDependsOn([], opts?.dependsOn),
         additionalSecretOutputs: secretOutputs,
         customTimeouts: { create: stepTimeout(TIMEOUTS.token), update: stepTimeout(TIMEOUTS.token) },
       },

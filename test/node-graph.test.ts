@@ -146,8 +146,10 @@ describe("dev lab: control plane + two workers on VMs", () => {
       const join = one(out.resources, `${w}-join`);
       expect(join.dependsOn).toEqual(expect.arrayContaining([`${w}-prep`, `${w}-token`, "k8s-control-ca-hash", "k8s-control-token-id", "k8s-control-token-secret"]));
       expect(dependsTransitively(out.resources, `${w}-join`, "k8s-control-init")).toBe(true);
-      // The token is made sure of on the control plane first, once the API is up.
-      expect(one(out.resources, `${w}-token`).dependsOn).toContain("k8s-control-kubeconfig");
+      // The token is made sure of on the control plane first, once the API is up (the CA hash is read
+      // after init); it does not wait for the control plane's serving-cert approval or kubeconfig.
+      expect(one(out.resources, `${w}-token`).dependsOn).toContain("k8s-control-ca-hash");
+      expect(dependsTransitively(out.resources, `${w}-token`, "k8s-control-kubeconfig")).toBe(false);
       // Joins do not wait for each other.
       expect(dependsTransitively(out.resources, `${w}-join`, w === "k8s-worker" ? "k8s-worker2-prep" : "k8s-worker-prep")).toBe(false);
     }
