@@ -1,0 +1,84 @@
+// A canned healthy two-node cluster (the seed lab: k8s-control 192.168.56.10, k8s-worker
+// 192.168.56.20) as stand-in rules, for the ops tests to start from and break one thing at a time.
+import { Rule } from "./run";
+
+export const STACK_OUTPUTS = {
+  apiEndpoint: "192.168.56.10:6443",
+  demoServiceClusterIp: "10.101.163.22",
+  kubeconfig: "[secret]",
+  sshPrivateKey: "[secret]",
+  nodes: [
+    { name: "k8s-control", role: "control-plane", ip: "192.168.56.10", sshHost: "192.168.56.10", sshUser: "ubuntu" },
+    { name: "k8s-worker", role: "worker", ip: "192.168.56.20", sshHost: "192.168.56.20", sshUser: "ubuntu" },
+  ],
+};
+
+export const KUBECONFIG_TEXT = "apiVersion: v1\nkind: Config\nclusters: []\n";
+export const PRIVATE_KEY_TEXT = "-----BEGIN OPENSSH PRIVATE KEY-----\nFAKEKEY\n-----END OPENSSH PRIVATE KEY-----\n";
+
+export function stackRules(outputs: object = STACK_OUTPUTS): Rule[] {
+  return [
+    { tool: "pulumi", args: "stack output --json$", out: JSON.stringify(outputs, null, 2) },
+    { tool: "pulumi", args: "stack output kubeconfig --show-secrets", out: KUBECONFIG_TEXT },
+    { tool: "pulumi", args: "stack output sshPrivateKey --show-secrets", out: PRIVATE_KEY_TEXT },
+  ];
+}
+
+export const HEALTHY_FACTS = [
+  "br_netfilter=module",
+  "bridge_nf_call_iptables=1",
+  "ip_forward=1",
+  "swap_devices=0",
+  "containerd=active",
+  "kubelet=active",
+].join("\n") + "\n";
+
+export interface ClusterState {
+  workerIp?: string;
+  workerReady?: string;
+  flannelWorker?: { phase: string; ready: string };
+  facts?: Record<string, string>;
+  topFails?: boolean;
+  hpaCurrent?: string;
+}
+
+export function clusterRules(s: ClusterState = {}): Rule[] {
+  const fw = s.flannelWorker ?? { phase: "Running", ready: "true" };
+  return [
+    {
+      tool: "kubectl",
+      args: "get nodes -o jsonpath",
+      out: `k8s-control|True|192.168.56.10\nk8s-worker|${s.workerReady ?? "True"}|${s.workerIp ?? "192.168.56.20"}\n`,
+    },
+    {
+      tool: "kubectl",
+      args: "-n kube-flannel get pods -l app=flannel",
+      out: `k8s-control|kube-flannel-ds-tjm6m|Running|true\nk8s-worker|kube-flannel-ds-sgk4s|${fw.phase}|${fw.ready}\n`,
+    },
+    s.topFails
+      ? { tool: "kubectl", args: "top nodes", code: 1, err: "error: Metrics API not available\n" }
+      : {
+          tool: "kubectl",
+          args: "top nodes",
+          out: "NAME          CPU(cores)   CPU%   MEMORY(bytes)   MEMORY%\nk8s-control   52m          2%     1382Mi          37%\nk8s-worker    19m          0%     943Mi           25%\n",
+        },
+    {
+      tool: "kubectl",
+      args: "get endpointslices -l kubernetes.io/service-name=test-service",
+      out: "10.244.1.3\ttrue\n10.244.1.4\ttrue\n10.244.1.5\ttrue\n",
+    },
+    {
+      tool: "kubectl",
+      args: "get hpa test-hpa",
+      out: `${s.hpaCurrent ?? "3"}|40|the HPA was able to successfully calculate a replica count from cpu resource utilization (percentage of request)`,
+    },
+    {
+      tool: "ssh",
+      stdin: "ops:node-facts",
+      out: Object.entries(s.facts ?? {}).reduce(
+        (text, [k, v]) => text.replace(new RegExp(`^${k}=.*$`, "m"), `${k}=${v}`),
+        HEALTHY_FACTS,
+      ),
+    },
+  ];
+}
