@@ -110,8 +110,8 @@ describe("key table, stack files and docs agree", () => {
     expect(Array.from(trace).sort()).toEqual(Array.from(table).sort());
   });
 
-  test("docs/configuration.md has a row (key, default, meaning) or a section for every key", () => {
-    const docs = fs.readFileSync(path.join(ROOT, "docs/configuration.md"), "utf8");
+  test.each(["docs/configuration.md", "README.md"])("%s has a row (key, default, meaning) or a section for every key", (file) => {
+    const docs = fs.readFileSync(path.join(ROOT, file), "utf8");
     const missing = CONFIG_KEYS.filter((e) => {
       if (e.default === "") return !docs.includes(`### \`${e.key}\``);
       return !docs.includes(`| \`${e.key}\` | ${e.default} | ${e.meaning.replace(/\|/g, "\\|")} |`);
