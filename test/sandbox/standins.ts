@@ -1,0 +1,204 @@
+// The smallest honest stand-ins for what cannot exist in a chroot without systemd, a kubelet or a
+// cluster. Each one records its arguments under /sandbox-log/ (outside /etc and /var, so it never
+// disturbs the idempotency checksums) and does only what a test depends on; everything else about the
+// run (bash, apt, dpkg, gpg, sed, sysctl, containerd's config parser) is the real Debian program.
+
+/** Where stand-ins record calls, inside the sandbox root. */
+export const LOG_DIR = "/sandbox-log";
+
+const RECORD = `mkdir -p ${LOG_DIR}; printf '%s\\n' "$*" >> "${LOG_DIR}/$(basename "$0").log"`;
+
+/**
+ * systemctl: there is no systemd as PID 1 in a chroot. Records every call (the tests check that
+ * containerd is restarted on the first run and not on the second) and answers queries as if the unit
+ * were healthy. It never starts a daemon.
+ */
+export const SYSTEMCTL = `#!/bin/sh
+# sandbox stand-in for systemctl (no systemd as PID 1 here): records the call, starts nothing.
+${RECORD}
+quiet=false
+for a in "$@"; do case "$a" in -q|--quiet) quiet=true ;; esac; done
+for a in "$@"; do
+  case "$a" in
+    is-active) $quiet || echo active; exit 0 ;;
+    is-enabled) $quiet || echo enabled; exit 0 ;;
+    is-system-running) $quiet || echo running; exit 0 ;;
+  esac
+done
+exit 0
+`;
+
+/**
+ * hostnamectl talks to systemd-hostnamed over D-Bus, absent here. The stand-in does what hostnamed
+ * does for set-hostname: writes /etc/hostname and sets the kernel hostname (inside the sandbox's own
+ * UTS namespace, so the test host's name never changes).
+ */
+export const HOSTNAMECTL = `#!/bin/sh
+# sandbox stand-in for hostnamectl (no systemd-hostnamed here).
+${RECORD}
+case "$1" in
+  set-hostname) printf '%s\\n' "$2" > /etc/hostname.tmp && mv /etc/hostname.tmp /etc/hostname; hostname "$2" ;;
+  hostname|--static|status|"") cat /etc/hostname ;;
+esac
+exit 0
+`;
+
+/** Facts the kubeadm stand-in prints for each minor [FACTS §1.4]. */
+const KUBEADM_IMAGES: Readonly<Record<string, { pause: string; etcd: string; coredns: string }>> = {
+  "1.28": { pause: "3.9", etcd: "3.5.12-0", coredns: "v1.10.1" },
+  "1.30": { pause: "3.9", etcd: "3.5.12-0", coredns: "v1.11.1" },
+};
+
+/**
+ * kubeadm of one version: prints its version, lists/"pulls" images (recording the flags and keeping a
+ * copy of any --config file). `init` and `join` leave the files the real ones leave (kubeconfigs, static
+ * pod manifests, a real self-signed CA made with openssl, kubelet config, etcd dir) and, like the real
+ * `init`, print the bootstrap token, so a test can see whether the script masks it. `reset` deletes
+ * what the real `kubeadm reset` documents it deletes (and, like the real one, not the CNI config).
+ * `token list/create/delete` keep the tokens in a state file and print `token list`'s table format.
+ */
+export function kubeadmStandIn(version: string): string {
+  const minor = version.split(".").slice(0, 2).join(".");
+  const img = KUBEADM_IMAGES[minor];
+  if (!img) throw new Error(`no stand-in image facts for ${minor}`);
+  return `#!/bin/bash
+# sandbox stand-in for kubeadm v${version}
+${RECORD}
+repo=registry.k8s.io
+prev=""
+for a in "$@"; do
+  case "$prev" in
+    --image-repository) repo="$a" ;;
+    --config) cp "$a" "${LOG_DIR}/kubeadm-$1-config.yaml" 2>/dev/null || true ;;
+  esac
+  case "$a" in --image-repository=*) repo="\${a#*=}" ;; --config=*) cp "\${a#*=}" "${LOG_DIR}/kubeadm-$1-config.yaml" 2>/dev/null || true ;; esac
+  prev="$a"
+done
+images() {
+  for c in kube-apiserver kube-controller-manager kube-scheduler kube-proxy; do echo "$repo/$c:v${version}"; done
+  echo "$repo/coredns/coredns:${img.coredns}"
+  echo "$repo/pause:${img.pause}"
+  echo "$repo/etcd:${img.etcd}"
+}
+case "$1" in
+  version)
+    if [ "\${2:-}" = "-o" ] && [ "\${3:-}" = "short" ]; then echo "v${version}"; else echo 'kubeadm version: &version.Info{GitVersion:"v${version}"}'; fi ;;
+  config)
+    case "\${2:-} \${3:-}" in
+      "images list") images ;;
+      "images pull") images | sed 's/^/[config\\/images] Pulled /' ;;
+    esac ;;
+  init)
+    cfg=${LOG_DIR}/kubeadm-init-config.yaml
+    tok="$(grep -oE '[a-z0-9]{6}\.[a-z0-9]{16}' "$cfg" | head -n1)"
+    adv="$(sed -n 's/^ *advertiseAddress: *//p' "$cfg" | tr -d '"' | head -n1)"
+    echo "[init] Using Kubernetes version: v${version}"
+    mkdir -p /etc/kubernetes/manifests /etc/kubernetes/pki /var/lib/kubelet /var/lib/etcd/member
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout /etc/kubernetes/pki/ca.key -out /etc/kubernetes/pki/ca.crt -subj /CN=kubernetes -days 1 2>/dev/null || exit 1
+    for f in admin super-admin kubelet controller-manager scheduler; do
+      printf 'apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    server: https://%s:6443\n  name: kubernetes\n# sandbox stand-in %s.conf\n' "$adv" "$f" > /etc/kubernetes/$f.conf
+    done
+    for m in etcd kube-apiserver kube-controller-manager kube-scheduler; do echo "# sandbox stand-in static pod $m" > /etc/kubernetes/manifests/$m.yaml; done
+    echo 'kind: KubeletConfiguration' > /var/lib/kubelet/config.yaml
+    echo 'KUBELET_KUBEADM_ARGS="--container-runtime-endpoint=unix:///var/run/containerd/containerd.sock"' > /var/lib/kubelet/kubeadm-flags.env
+    echo "$tok 23h" >> ${LOG_DIR}/tokens
+    echo "[bootstrap-token] Using token: $tok"
+    echo "kubeadm join $adv:6443 --token $tok --discovery-token-ca-cert-hash sha256:0000" ;;
+  join)
+    mkdir -p /etc/kubernetes/pki /var/lib/kubelet
+    echo "# sandbox stand-in" > /etc/kubernetes/pki/ca.crt
+    echo "# sandbox stand-in kubelet.conf" > /etc/kubernetes/kubelet.conf
+    echo 'kind: KubeletConfiguration' > /var/lib/kubelet/config.yaml
+    echo 'KUBELET_KUBEADM_ARGS="--container-runtime-endpoint=unix:///var/run/containerd/containerd.sock"' > /var/lib/kubelet/kubeadm-flags.env
+    echo "This node has joined the cluster" ;;
+  token)
+    # Tokens live in a state file ("token ttl" per line) so list/create/delete behave like a cluster's.
+    db=${LOG_DIR}/tokens
+    touch "$db"
+    case "\${2:-}" in
+      list)
+        printf '%-24s  %-10s  %-22s  %-24s  %s\\n' TOKEN TTL EXPIRES USAGES DESCRIPTION
+        while read -r t ttl; do printf '%-24s  %-10s  %-22s  %-24s  %s\\n' "$t" "$ttl" 2026-01-01T00:00:00Z authentication,signing "sandbox stand-in"; done < "$db" ;;
+      create)
+        t="\${3:-}"; ttl=24h; prev=""
+        for a in "$@"; do [ "$prev" = --ttl ] && ttl="$a"; prev="$a"; done
+        [ "$ttl" = 0 ] && ttl="<forever>"
+        echo "$t $ttl" >> "$db"; echo "$t" ;;
+      delete)
+        grep -v "^\${3:-}\\." "$db" > "$db.new" || true; mv "$db.new" "$db"; echo "bootstrap token '\${3:-}' deleted" ;;
+    esac ;;
+  reset)
+    echo "[reset] sandbox stand-in: deleting what kubeadm reset deletes"
+    rm -rf /etc/kubernetes/manifests/* /etc/kubernetes/pki /var/lib/etcd ${LOG_DIR}/tokens
+    find /var/lib/kubelet -mindepth 1 -delete 2>/dev/null || true
+    rm -f /etc/kubernetes/admin.conf /etc/kubernetes/super-admin.conf /etc/kubernetes/kubelet.conf /etc/kubernetes/bootstrap-kubelet.conf /etc/kubernetes/controller-manager.conf /etc/kubernetes/scheduler.conf
+    echo "The reset process does not clean CNI configuration. To do so, you must remove /etc/cni/net.d" ;;
+esac
+exit 0
+`;
+}
+
+export function kubeletStandIn(version: string): string {
+  return `#!/bin/sh
+# sandbox stand-in for kubelet v${version} (never started: no systemd)
+${RECORD}
+case "$1" in --version) echo "Kubernetes v${version}" ;; esac
+exit 0
+`;
+}
+
+/**
+ * kubectl: "the API answers" exactly when the kubeconfig it is given exists (i.e. after the kubeadm
+ * stand-in's init), so a script's wait-for-API logic sees a plausible world; every call is recorded.
+ */
+export function kubectlStandIn(version: string): string {
+  return `#!/bin/sh
+# sandbox stand-in for kubectl v${version}
+${RECORD}
+prev=""
+for a in "$@"; do
+  kc=""
+  case "$prev" in --kubeconfig) kc="$a" ;; esac
+  case "$a" in --kubeconfig=*) kc="\${a#*=}" ;; esac
+  if [ -n "$kc" ] && [ ! -f "$kc" ]; then echo "error: stat $kc: no such file or directory" >&2; exit 1; fi
+  prev="$a"
+done
+case "$1" in version) echo "Client Version: v${version}" ;; esac
+exit 0
+`;
+}
+
+export function crictlStandIn(version: string): string {
+  return `#!/bin/sh
+# sandbox stand-in for crictl ${version} (no containerd daemon runs here)
+${RECORD}
+case "$1" in --version|-v) echo "crictl version v${version}" ;; esac
+exit 0
+`;
+}
+
+export const CNI_PLUGIN = `#!/bin/sh
+# sandbox stand-in for a CNI plugin binary: present so the package is complete; never executed here.
+echo "sandbox stand-in CNI plugin" >&2
+exit 1
+`;
+
+/** The kubelet systemd unit shipped by the kubelet package (content abridged; never run here). */
+export const KUBELET_SERVICE = `[Unit]
+Description=kubelet: The Kubernetes Node Agent (sandbox stand-in package)
+[Service]
+ExecStart=/usr/bin/kubelet
+Restart=always
+[Install]
+WantedBy=multi-user.target
+`;
+
+/** The kubeadm drop-in, with the two environment files the deb reads [FACTS §1.1]. */
+export const KUBEADM_DROPIN = `[Service]
+Environment="KUBELET_KUBECONFIG_ARGS=--bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf --kubeconfig=/etc/kubernetes/kubelet.conf"
+Environment="KUBELET_CONFIG_ARGS=--config=/var/lib/kubelet/config.yaml"
+EnvironmentFile=-/var/lib/kubelet/kubeadm-flags.env
+EnvironmentFile=-/etc/default/kubelet
+ExecStart=
+ExecStart=/usr/bin/kubelet $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS $KUBELET_KUBEADM_ARGS $KUBELET_EXTRA_ARGS
+`;
