@@ -391,6 +391,13 @@ function checkCidrText(v: string): string | undefined {
   return r.ok ? undefined : r.reason;
 }
 
+/** Reads a CIDR key: its text (for messages) and the parsed network, undefined when invalid (already reported). */
+function readCidr(b: Block, k: string, def: string): { text: string; cidr: Cidr | undefined } {
+  const text = b.str(k, def, checkCidrText);
+  const r = parseCidr(text);
+  return { text, cidr: r.ok ? r.cidr : undefined };
+}
+
 function checkImage(v: string): string | undefined {
   if (v.includes("://")) return 'an image reference has no scheme; write e.g. "docker.io/library/busybox:1.36"';
   if (!/^[a-z0-9][a-z0-9._\-/:@]*$/i.test(v) || /[:/@]$/.test(v)) return 'not an image reference; write e.g. "docker.io/library/busybox:1.36"';
@@ -637,10 +644,8 @@ interface VirtualBoxRead {
 }
 
 function readVirtualBox(b: Block, probs: Problems): VirtualBoxRead {
-  const hostOnlyCidr = b.str("hostOnlyCidr", "192.168.56.0/24", checkCidrText);
+  const { text: hostOnlyCidr, cidr } = readCidr(b, "hostOnlyCidr", "192.168.56.0/24");
   const allowOutside = b.bool("allowOutsideDefaultRange", false);
-  const cidrP = parseCidr(hostOnlyCidr);
-  const cidr = cidrP.ok ? cidrP.cidr : undefined;
   if (cidr && !allowOutside && !cidrContainsCidr(VBOX_ALLOWED_RANGE, cidr)) {
     probs.bad(b.key("hostOnlyCidr"), hostOnlyCidr,
       "outside 192.168.56.0/21: VirtualBox 6.1.28+ on Linux/macOS refuses host-only addresses outside that range (E_ACCESSDENIED) unless /etc/vbox/networks.conf allows them; " +
@@ -686,12 +691,8 @@ function readAliyun(b: Block, probs: Problems): AliyunRead {
       return `not a valid regular expression (${(e as Error).message})`;
     }
   });
-  const vpcText = b.str("vpcCidr", "172.16.0.0/16", checkCidrText);
-  const vswText = b.str("vswitchCidr", "172.16.1.0/24", checkCidrText);
-  const vpcP = parseCidr(vpcText);
-  const vswP = parseCidr(vswText);
-  const vpc = vpcP.ok ? vpcP.cidr : undefined;
-  const vswitch = vswP.ok ? vswP.cidr : undefined;
+  const { text: vpcText, cidr: vpc } = readCidr(b, "vpcCidr", "172.16.0.0/16");
+  const { text: vswText, cidr: vswitch } = readCidr(b, "vswitchCidr", "172.16.1.0/24");
   if (vpc && vswitch && !cidrContainsCidr(vpc, vswitch)) {
     probs.bad(b.key("vswitchCidr"), vswText, `not inside aliyun.vpcCidr "${vpc.text}"; a vSwitch is a part of its VPC, e.g. "${formatIpv4(vpc.network + 256)}/24"`);
   }
@@ -741,12 +742,8 @@ function readKubernetes(b: Block, provider: MachineProvider | undefined, probs: 
     else if (!isSupportedMinor(p.minor)) probs.bad(b.key("version"), rawV, `unsupported; supported 1.${SUPPORTED_MINORS[0]} to 1.${SUPPORTED_MINORS[SUPPORTED_MINORS.length - 1]}, as "1.30" or "1.30.12"`);
     else version = p;
   }
-  const podText = b.str("podSubnet", "10.244.0.0/16", checkCidrText);
-  const svcText = b.str("serviceSubnet", "10.96.0.0/12", checkCidrText);
-  const podP = parseCidr(podText);
-  const svcP = parseCidr(svcText);
-  const pod = podP.ok ? podP.cidr : undefined;
-  const svc = svcP.ok ? svcP.cidr : undefined;
+  const { text: podText, cidr: pod } = readCidr(b, "podSubnet", "10.244.0.0/16");
+  const { text: svcText, cidr: svc } = readCidr(b, "serviceSubnet", "10.96.0.0/12");
   if (svc && (svc.prefix < 12 || svc.prefix > 28)) {
     probs.bad(b.key("serviceSubnet"), svcText, "must be between /12 (kube-apiserver's maximum) and /28 (room for the API server and DNS addresses), e.g. \"10.96.0.0/12\"");
   }
