@@ -1,7 +1,7 @@
 // Entry point for `pulumi up`: validate the stack config (all problems reported before anything is
 // created), build the cluster graph, export what users need. Everything else lives in components/.
 import { readClusterSpec } from "./components/config";
-import { buildCluster } from "./components/cluster";
+import { buildCluster } from "./components/cluster/kubeadm-cluster";
 
 const spec = readClusterSpec();
 const cluster = buildCluster(spec);

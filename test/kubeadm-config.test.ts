@@ -9,7 +9,7 @@ import {
   imagePullConfigYaml,
   initConfigYaml,
   joinConfigYaml,
-} from "../components/kubeadm-config";
+} from "../components/node/kubeadm-config";
 
 const TOKEN = "abcdef.0123456789abcdef";
 const HASH = `sha256:${"ab".repeat(32)}`;

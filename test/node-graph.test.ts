@@ -6,7 +6,7 @@ import * as yaml from "js-yaml";
 import { devSpec, existingSpec } from "./fixtures";
 import type { RecordedResource } from "./harness";
 import type { ClusterSpec, NodeSpec } from "../components/spec";
-import type { Host } from "../components/host";
+import type { Host } from "../components/machines/host";
 
 type Harness = typeof import("./harness");
 
@@ -36,9 +36,9 @@ function run(spec: ClusterSpec, opt: Options = {}): Promise<RunOut> {
     const pulumi = require("@pulumi/pulumi") as typeof import("@pulumi/pulumi");
     const command = require("@pulumi/command") as typeof import("@pulumi/command");
     const h = require("./harness") as Harness;
-    const { NodePrep } = require("../components/node-prep") as typeof import("../components/node-prep");
-    const { ControlPlane } = require("../components/control-plane") as typeof import("../components/control-plane");
-    const { Worker } = require("../components/worker") as typeof import("../components/worker");
+    const { NodePrep } = require("../components/node/node-prep") as typeof import("../components/node/node-prep");
+    const { ControlPlane } = require("../components/node/control-plane") as typeof import("../components/node/control-plane");
+    const { Worker } = require("../components/node/worker") as typeof import("../components/node/worker");
     p = h
       .runMocked({ config: {} }, () => {
         const hostOf = (n: NodeSpec): Host => {

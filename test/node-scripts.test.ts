@@ -19,8 +19,8 @@ import {
   rewriteKubeconfigServer,
   sandboxImage,
   tokenScript,
-} from "../components/node-scripts";
-import { KUBEADM_VERSION_PLACEHOLDER } from "../components/kubeadm-config";
+} from "../components/node/scripts";
+import { KUBEADM_VERSION_PLACEHOLDER } from "../components/node/kubeadm-config";
 import { mockCommandStdout } from "./harness";
 
 const SCRIPTS = path.join(__dirname, "..", "scripts", "node");

@@ -1,7 +1,7 @@
 // Pure parts of the offline renderer (tools/render-lib) and the duration model (tools/bench-model),
 // on small hand-made graphs whose right answer is obvious.
 import { RecordedResource } from "./harness";
-import { composeScript, remoteBash, shellQuote } from "../components/script";
+import { composeScript, remoteBash, shellQuote } from "../components/node/script";
 import { shellUnquote, unwrapCommand, scriptFile } from "../tools/render-lib/scripts";
 import { commandGraph, criticalPath, topoOrder } from "../tools/render-lib/graph";
 import { splitCommandName, stepInfo } from "../tools/render-lib/steps";

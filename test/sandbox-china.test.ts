@@ -5,7 +5,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { aliyunSpec } from "./fixtures";
 import { ClusterSpec, controlPlaneNode } from "../components/spec";
-import { prepScript } from "../components/node-scripts";
+import { prepScript } from "../components/node/scripts";
 import { sandboxGate } from "./sandbox/prereqs";
 import { BaseCache, ensureBaseCache } from "./sandbox/cache";
 import { buildRepos, destroyRepos, Repos } from "./sandbox/repos";

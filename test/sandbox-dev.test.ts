@@ -8,7 +8,7 @@ import * as os from "os";
 import * as path from "path";
 import { devSpec } from "./fixtures";
 import { ClusterSpec, controlPlaneNode, workerNodes } from "../components/spec";
-import { caHashScript, hostsScript, initScript, initStdin, joinScript, joinStdin, kubeconfigScript, prepScript, resetScript, tokenScript, tokenStdin } from "../components/node-scripts";
+import { caHashScript, hostsScript, initScript, initStdin, joinScript, joinStdin, kubeconfigScript, prepScript, resetScript, tokenScript, tokenStdin } from "../components/node/scripts";
 import { sandboxGate } from "./sandbox/prereqs";
 import { BaseCache, ensureBaseCache } from "./sandbox/cache";
 import { buildRepos, destroyRepos, Repos } from "./sandbox/repos";

@@ -5,7 +5,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { devSpec } from "./fixtures";
 import { ClusterSpec, controlPlaneNode, workerNodes } from "../components/spec";
-import { prepScript } from "../components/node-scripts";
+import { prepScript } from "../components/node/scripts";
 import { sandboxGate } from "./sandbox/prereqs";
 import { BaseCache, ensureBaseCache } from "./sandbox/cache";
 import { buildRepos, destroyRepos, Repos, withForeignKey } from "./sandbox/repos";

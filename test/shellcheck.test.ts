@@ -6,7 +6,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { devSpec, aliyunSpec } from "./fixtures";
-import { allNodeScripts } from "../components/node-scripts";
+import { allNodeScripts } from "../components/node/scripts";
 
 const ROOT = path.join(__dirname, "..", "scripts");
 

@@ -3,7 +3,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { runMocked, byName, byType, valueOf } from "./harness";
 import { aliyunSpec, TEST_PRIVATE_KEY, TEST_PUBLIC_KEY } from "./fixtures";
-import { provisionMachines } from "../components/vm";
+import { provisionMachines } from "../components/machines";
 
 test("explicit zone and image skip the lookups; bandwidth 0 means private-only SSH", async () => {
   const base = aliyunSpec();

@@ -3,9 +3,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import { runMocked, byName, byType, valueOf, RecordedResource } from "./harness";
 import { aliyunSpec, TEST_PRIVATE_KEY, TEST_PUBLIC_KEY } from "./fixtures";
-import { provisionMachines } from "../components/vm";
-import { Host } from "../components/host";
-import { checkAliyunAddresses, ecsUserData } from "../components/vm/aliyun-plan";
+import { provisionMachines } from "../components/machines";
+import { Host } from "../components/machines/host";
+import { checkAliyunAddresses, ecsUserData } from "../components/machines/aliyun-plan";
 
 const spec = aliyunSpec();
 const IMAGE = "ubuntu_22_04_x64_20G_alibase_20260522.vhd";

@@ -3,9 +3,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import { runMocked, valueOf, RecordedResource } from "./harness";
 import { existingSpec, TEST_PRIVATE_KEY } from "./fixtures";
-import { provisionMachines } from "../components/vm";
-import { existingMachineId } from "../components/vm/existing";
-import { Host } from "../components/host";
+import { provisionMachines } from "../components/machines";
+import { existingMachineId } from "../components/machines/existing";
+import { Host } from "../components/machines/host";
 
 const base = existingSpec(2);
 const spec = existingSpec(2, {

@@ -6,8 +6,8 @@ import * as path from "path";
 import { spawnSync } from "child_process";
 import * as yaml from "js-yaml";
 import { devSpec, TEST_PUBLIC_KEY } from "./fixtures";
-import { vboxPlan } from "../components/vm/virtualbox-plan";
-import { nicMac, seedFiles, toYaml } from "../components/vm/cloud-init";
+import { vboxPlan } from "../components/machines/virtualbox-plan";
+import { nicMac, seedFiles, toYaml } from "../components/machines/cloud-init";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- plain CommonJS helper without types
 const { buildIso } = require("../scripts/vm/iso9660.js") as { buildIso: (files: Record<string, string | Buffer>, volumeId: string, date?: Date) => Buffer };

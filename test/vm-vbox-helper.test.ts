@@ -10,7 +10,7 @@ import * as net from "net";
 import { spawn, spawnSync } from "child_process";
 import * as yaml from "js-yaml";
 import { devSpec } from "./fixtures";
-import { vboxPlan, VBOX_INTERPRETER, VboxPlan, OWNER_KEY } from "../components/vm/virtualbox-plan";
+import { vboxPlan, VBOX_INTERPRETER, VboxPlan, OWNER_KEY } from "../components/machines/virtualbox-plan";
 
 const ROOT = path.join(__dirname, "..");
 

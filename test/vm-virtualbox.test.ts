@@ -3,9 +3,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import { runMocked, byName, byType, valueOf, mockCommandStdout, RecordedResource } from "./harness";
 import { devSpec, TEST_PRIVATE_KEY, TEST_PUBLIC_KEY } from "./fixtures";
-import { provisionMachines } from "../components/vm";
-import { Host } from "../components/host";
-import { vboxPlan, createSteps, VBOX_INTERPRETER, VboxPlan } from "../components/vm/virtualbox-plan";
+import { provisionMachines } from "../components/machines";
+import { Host } from "../components/machines/host";
+import { vboxPlan, createSteps, VBOX_INTERPRETER, VboxPlan } from "../components/machines/virtualbox-plan";
 
 const spec = devSpec();
 let resources: RecordedResource[];

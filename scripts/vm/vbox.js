@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Host-side VirtualBox helper for the `<node>-vm` local.Command:
-//   node scripts/vm/vbox.js create|delete      (plan JSON on stdin, see components/vm/virtualbox-plan.ts)
+//   node scripts/vm/vbox.js create|delete      (plan JSON on stdin, see components/machines/virtualbox-plan.ts)
 // VBoxManage runs through execFileSync with argv arrays: no shell, so names and paths with spaces or
 // quotes reach it as one argument on Linux, macOS and Windows alike. Plain CommonJS, Node >= 20, no
 // dependencies (it runs before ts-node is involved). Progress goes to stderr; `create` prints only the

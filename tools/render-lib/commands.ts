@@ -4,7 +4,7 @@ import { RecordedResource } from "../../test/harness";
 import { CommandGraph, commandGraph } from "./graph";
 import { LOCAL_COMMAND, NodeInfo, RenderModel, isCommand } from "./model";
 import { UnwrappedCommand, unwrapCommand } from "./scripts";
-import { shellQuote } from "../../components/script";
+import { shellQuote } from "../../components/node/script";
 import { StepInfo, splitCommandName, stepInfo } from "./steps";
 
 export interface Step {

@@ -2,7 +2,7 @@
 // components/script.ts remoteBash() sends `sudo -n timeout --kill-after=K N bash -c '<script>'` with the
 // script quoted by shellQuote(); that quoting is reversible, and we check the round trip so a command
 // of any other shape is shown verbatim instead of being mangled.
-import { shellQuote } from "../../components/script";
+import { shellQuote } from "../../components/node/script";
 
 export interface UnwrappedCommand {
   /** The script text the node's bash runs (the composed script, shebang and header included). */

@@ -1,7 +1,7 @@
 // Entry point for machines: one Host per spec.nodes entry, in the same order, whatever the provider.
 import * as pulumi from "@pulumi/pulumi";
 import { ClusterSpec } from "../spec";
-import { Host } from "../host";
+import { Host } from "./host";
 import { VirtualBoxMachines } from "./virtualbox";
 import { AliyunMachines } from "./aliyun";
 import { existingHosts } from "./existing";

@@ -4,7 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { ClusterSpec } from "../spec";
-import { Host } from "../host";
+import { Host } from "./host";
 import { vboxPlan, VBOX_INTERPRETER } from "./virtualbox-plan";
 import { sshConnection } from "./connection";
 

@@ -3,8 +3,8 @@
 // and the extraArgs shape follow the minor [FACTS §2.1-2.3]: v1beta3 (maps) below 1.31, v1beta4
 // (lists of {name, value}) from 1.31.
 import * as yaml from "js-yaml";
-import { ClusterSpec, NodeSpec } from "./spec";
-import { kubeadmApiVersion } from "./versions";
+import { ClusterSpec, NodeSpec } from "../spec";
+import { kubeadmApiVersion } from "../versions";
 
 /**
  * Stands in for kubernetesVersion when only a minor was configured: init.sh / prep.sh replace it with

@@ -1,6 +1,6 @@
 // SSH dial policy shared by the machine providers (pure).
 import * as pulumi from "@pulumi/pulumi";
-import { SshConnection } from "../host";
+import { SshConnection } from "./host";
 
 /** Seconds per dial attempt (the provider default). */
 export const PER_DIAL_TIMEOUT = 15;

@@ -3,8 +3,8 @@
 // Scripts: scripts/node/token.sh, join.sh, approve-serving-cert.sh, drain-node.sh, reset.sh.
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { ClusterSpec } from "./spec";
-import { Host } from "./host";
+import { ClusterSpec } from "../spec";
+import { Host } from "../machines/host";
 import { remoteBash } from "./script";
 import { serverTlsBootstrap } from "./kubeadm-config";
 import {
@@ -17,7 +17,7 @@ import {
   resetScript,
   tokenScript,
   tokenStdin,
-} from "./node-scripts";
+} from "./scripts";
 import { NodePrep, sshConnection, stepTimeout, withDependsOn } from "./node-prep";
 import { ControlPlane } from "./control-plane";
 

@@ -3,7 +3,18 @@
 import * as fs from "fs";
 import * as path from "path";
 
-export const SCRIPTS_DIR = path.join(__dirname, "..", "scripts");
+/**
+ * The package's scripts/ folder: found by walking up from this file, so it is the same whether the
+ * TypeScript sources run (components/node/) or the built library does (dist/components/node/).
+ */
+export const SCRIPTS_DIR = findScriptsDir(__dirname);
+
+export function findScriptsDir(start: string): string {
+  for (let dir = start; ; dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, "scripts", "node", "prep.sh"))) return path.join(dir, "scripts");
+    if (path.dirname(dir) === dir) throw new Error(`kubeadm-cluster: no scripts/node/prep.sh above ${start} (is the package installed completely?)`);
+  }
+}
 
 /** Quotes any string for POSIX sh/bash: 'it'"'"'s' style. */
 export function shellQuote(value: string): string {

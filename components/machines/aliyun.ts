@@ -5,7 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as alicloud from "@pulumi/alicloud";
 import { ClusterSpec } from "../spec";
-import { Host } from "../host";
+import { Host } from "./host";
 import { securityGroupRules, checkAliyunAddresses, instanceName, ecsUserData } from "./aliyun-plan";
 import { sshConnection } from "./connection";
 

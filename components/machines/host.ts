@@ -1,7 +1,7 @@
 // The one shape every machine provider returns; everything downstream (node prep, init, join)
 // depends only on this, so the node lifecycle is identical for VirtualBox, Aliyun and existing hosts.
 import * as pulumi from "@pulumi/pulumi";
-import { NodeRole } from "./spec";
+import { NodeRole } from "../spec";
 
 export interface SshConnection {
   readonly host: pulumi.Input<string>;

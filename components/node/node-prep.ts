@@ -3,10 +3,10 @@
 // Also holds the small wiring helpers the other node components share.
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { ClusterSpec } from "./spec";
-import { Host } from "./host";
+import { ClusterSpec } from "../spec";
+import { Host } from "../machines/host";
 import { remoteBash } from "./script";
-import { TIMEOUTS, hostsScript, nodeByName, prepScript } from "./node-scripts";
+import { TIMEOUTS, hostsScript, nodeByName, prepScript } from "./scripts";
 
 /** The typed SSH connection for remote.Command, field by field (never a spread: PULUMI-NOTES §1.3). */
 export function sshConnection(host: Host): command.types.input.remote.ConnectionArgs {

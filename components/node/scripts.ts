@@ -1,9 +1,9 @@
 // Pure: the exact text each node receives (script = shebang + generated header + scripts/node/<file>),
 // and the stdin documents that carry secrets. Components only wire these into remote.Commands; tests,
 // the offline render and the chroot sandbox call them directly.
-import { ClusterSpec, NodeSpec, controlPlaneNode, workerNodes } from "./spec";
+import { ClusterSpec, NodeSpec, controlPlaneNode, workerNodes } from "../spec";
 import { composeScript } from "./script";
-import { aptVersionPattern, needsExplicitCriTools, pauseTag } from "./versions";
+import { aptVersionPattern, needsExplicitCriTools, pauseTag } from "../versions";
 import {
   KUBEADM_VERSION_PLACEHOLDER,
   imagePullConfigYaml,

@@ -4,8 +4,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import * as random from "@pulumi/random";
-import { ClusterSpec } from "./spec";
-import { Host } from "./host";
+import { ClusterSpec } from "../spec";
+import { Host } from "../machines/host";
 import { remoteBash } from "./script";
 import { API_PORT, certSans, serverTlsBootstrap } from "./kubeadm-config";
 import {
@@ -20,7 +20,7 @@ import {
   parseCaCertHash,
   resetScript,
   rewriteKubeconfigServer,
-} from "./node-scripts";
+} from "./scripts";
 import { NodePrep, sshConnection, stepTimeout, withDependsOn } from "./node-prep";
 
 export interface ControlPlaneArgs {

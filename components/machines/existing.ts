@@ -1,7 +1,7 @@
 // Existing hosts (made by anything else): a Host per spec node, nothing created or deleted.
 import * as pulumi from "@pulumi/pulumi";
 import { ClusterSpec, NodeSpec } from "../spec";
-import { Host } from "../host";
+import { Host } from "./host";
 import { sshConnection } from "./connection";
 
 /** Constant per machine identity: re-running never re-prepares a host unless its name or IP changes. */

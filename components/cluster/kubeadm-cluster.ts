@@ -5,15 +5,15 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import * as tls from "@pulumi/tls";
-import { ClusterSpec } from "./spec";
-import { Host } from "./host";
-import { provisionMachines } from "./vm";
-import { NodePrep } from "./node-prep";
-import { ControlPlane } from "./control-plane";
-import { Worker } from "./worker";
-import { Flannel } from "./addons/flannel";
-import { MetricsServer } from "./addons/metrics-server";
-import { DemoApp } from "./addons/demo-app";
+import { ClusterSpec } from "../spec";
+import { Host } from "../machines/host";
+import { provisionMachines } from "../machines";
+import { NodePrep } from "../node/node-prep";
+import { ControlPlane } from "../node/control-plane";
+import { Worker } from "../node/worker";
+import { Flannel } from "../addons/flannel";
+import { MetricsServer } from "../addons/metrics-server";
+import { DemoApp } from "../addons/demo-app";
 
 export interface NodeSummary {
   readonly name: string;
