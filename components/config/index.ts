@@ -9,12 +9,12 @@ import * as yaml from "js-yaml";
 import {
   AliyunSpec, ClusterSpec, DemoSpec, FlannelSpec, HpaSpec, KubernetesSpec, MachineProvider, MetricsServerSpec,
   MirrorProfile, MirrorSpec, NodeRole, NodeSpec, SshSpec, VirtualBoxSpec, VmSize,
-} from "./spec";
+} from "../spec";
 import {
   FLANNEL_CNI_PLUGIN_VERSION, FLANNEL_VERSION, ParsedVersion, SUPPORTED_MINORS, isSupportedMinor, metricsServerVersion,
   parseKubernetesVersion,
-} from "./versions";
-import { Cidr, cidrContains, cidrContainsCidr, cidrsOverlap, formatIpv4, lastAddress, mustParseCidr, parseCidr, parseIpv4 } from "./net";
+} from "../versions";
+import { Cidr, cidrContains, cidrContainsCidr, cidrsOverlap, formatIpv4, lastAddress, mustParseCidr, parseCidr, parseIpv4 } from "../net";
 
 export const PROJECT = "kubeadm-cluster";
 const P = `${PROJECT}:`;
