@@ -3,9 +3,7 @@
 // reported at once (ConfigError), each naming the full key, the bad value, what is allowed and the fix,
 // because a user fixing a stack file one error per `pulumi up` is slow and a half-checked config fails
 // 20 minutes later on a VM.
-import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
-import * as yaml from "js-yaml";
 import {
   AliyunSpec, ClusterSpec, DemoSpec, FlannelSpec, HpaSpec, KubernetesSpec, MachineProvider, MetricsServerSpec,
   MirrorProfile, MirrorSpec, NodeRole, NodeSpec, SshSpec, VirtualBoxSpec, VmSize,
@@ -24,6 +22,7 @@ export { ConfigError, PROJECT } from "./reader";
 export type { RawConfig } from "./reader";
 export { CONFIG_KEYS } from "./keys";
 export type { ConfigKeyDoc } from "./keys";
+export { ENCRYPTED_PLACEHOLDER, pulumiConfigMapFromStackFile, rawConfigFromStackFile, stackFileSecretKeys } from "./stack-file";
 
 // ---------------------------------------------------------------------------------------------------
 // Defaults that depend on the mirror profile [FACTS §5].
@@ -764,50 +763,4 @@ export function readClusterSpec(cfg: pulumi.Config = new pulumi.Config()): Clust
     if (e instanceof ConfigError && extra && !e.problems.includes(extra)) throw new ConfigError([...e.problems, extra]);
     throw e;
   }
-}
-
-// ---------------------------------------------------------------------------------------------------
-// Stack files (for the offline renderer)
-
-function loadStackConfig(path: string): Record<string, unknown> {
-  const doc = yaml.load(fs.readFileSync(path, "utf8"));
-  if (doc === undefined || doc === null) return {};
-  if (!isPlainObject(doc)) throw new Error(`${path}: not a Pulumi stack file (expected a mapping)`);
-  const config = doc.config;
-  if (config === undefined || config === null) return {};
-  if (!isPlainObject(config)) throw new Error(`${path}: "config" must be a mapping`);
-  return config;
-}
-
-/** Reads Pulumi.<stack>.yaml and returns this project's keys, prefix stripped, values as YAML parsed them. */
-export function rawConfigFromStackFile(path: string): RawConfig {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(loadStackConfig(path))) {
-    if (k.startsWith(P)) out[k.slice(P.length)] = v;
-  }
-  return out;
-}
-
-/** Placeholder for a `secure:` value, which only the Pulumi CLI can decrypt. */
-export const ENCRYPTED_PLACEHOLDER = "-----BEGIN OPENSSH PRIVATE KEY-----\n(encrypted in the stack file; decrypted only by pulumi)\n-----END OPENSSH PRIVATE KEY-----\n";
-
-/**
- * The stack file's config as `pulumi.runtime.setAllConfig` expects it: full keys, string values,
- * objects JSON-encoded (what the Pulumi CLI hands the program). `secure:` values become a placeholder;
- * their keys are listed by stackFileSecretKeys.
- */
-export function pulumiConfigMapFromStackFile(path: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(loadStackConfig(path))) {
-    if (isPlainObject(v) && typeof v.secure === "string" && Object.keys(v).length === 1) out[k] = ENCRYPTED_PLACEHOLDER;
-    else out[k] = typeof v === "string" ? v : JSON.stringify(v);
-  }
-  return out;
-}
-
-/** Full keys whose values are `secure:` (encrypted) in the stack file. */
-export function stackFileSecretKeys(path: string): string[] {
-  return Object.entries(loadStackConfig(path))
-    .filter(([, v]) => isPlainObject(v) && typeof v.secure === "string")
-    .map(([k]) => k);
 }
