@@ -4,68 +4,22 @@
 // because a user fixing a stack file one error per `pulumi up` is slow and a half-checked config fails
 // 20 minutes later on a VM.
 import * as pulumi from "@pulumi/pulumi";
-import {
-  AliyunSpec, ClusterSpec, DemoSpec, FlannelSpec, HpaSpec, KubernetesSpec, MachineProvider, MetricsServerSpec,
-  MirrorProfile, MirrorSpec, NodeRole, NodeSpec, SshSpec, VirtualBoxSpec, VmSize,
-} from "../spec";
-import {
-  FLANNEL_CNI_PLUGIN_VERSION, FLANNEL_VERSION, ParsedVersion, SUPPORTED_MINORS, isSupportedMinor, metricsServerVersion,
-  parseKubernetesVersion,
-} from "../versions";
+import { AliyunSpec, ClusterSpec, MachineProvider, NodeRole, NodeSpec, SshSpec, VirtualBoxSpec, VmSize } from "../spec";
 import { Cidr, cidrContains, cidrContainsCidr, cidrsOverlap, formatIpv4, lastAddress, mustParseCidr, parseCidr, parseIpv4 } from "../net";
+import { checkAddonDependencies, readAddons } from "./addons";
+import { readKubernetes } from "./kubernetes";
+import { readMirrors } from "./mirrors";
 import {
-  Block, ConfigError, DNS_LABEL, DNS_LABEL_HELP, DNS_SUBDOMAIN, P, Problems, RawConfig, checkCidrText, checkDnsLabel, checkImage,
-  checkIpv4, checkLocalPath, checkRegistryPath, isPlainObject, readCidr, typeName,
+  Block, ConfigError, DNS_LABEL, DNS_LABEL_HELP, P, Problems, RawConfig, checkCidrText, checkDnsLabel, checkIpv4, checkLocalPath,
+  isPlainObject, readCidr, typeName,
 } from "./reader";
 
 export { ConfigError, PROJECT } from "./reader";
 export type { RawConfig } from "./reader";
 export { CONFIG_KEYS } from "./keys";
 export type { ConfigKeyDoc } from "./keys";
+export { MIRROR_PROFILES, rewriteImageHost } from "./mirrors";
 export { ENCRYPTED_PLACEHOLDER, pulumiConfigMapFromStackFile, rawConfigFromStackFile, stackFileSecretKeys } from "./stack-file";
-
-// ---------------------------------------------------------------------------------------------------
-// Defaults that depend on the mirror profile [FACTS §5].
-
-interface ProfileDefaults {
-  readonly aptBase: string;
-  readonly imageRepository: string;
-  readonly registryMirrors: Readonly<Record<string, readonly string[]>>;
-  /** Registry host -> host that serves the same paths (image references are rewritten with it). */
-  readonly imageHostRewrite: Readonly<Record<string, string>>;
-}
-
-export const MIRROR_PROFILES: Readonly<Record<MirrorProfile, ProfileDefaults>> = {
-  default: {
-    aptBase: "https://pkgs.k8s.io/core:/stable:/",
-    imageRepository: "registry.k8s.io",
-    registryMirrors: {},
-    imageHostRewrite: {},
-  },
-  china: {
-    aptBase: "https://mirrors.aliyun.com/kubernetes-new/core/stable/",
-    imageRepository: "registry.aliyuncs.com/google_containers",
-    // DaoCloud host-replacement mirrors [FACTS §5.3]; containerd tries them before the upstream.
-    registryMirrors: {
-      "docker.io": ["https://docker.m.daocloud.io"],
-      "ghcr.io": ["https://ghcr.m.daocloud.io"],
-      "registry.k8s.io": ["https://k8s.m.daocloud.io"],
-      "quay.io": ["https://quay.m.daocloud.io"],
-    },
-    // Add-on images are pulled by reference; pointing them at the mirror host avoids depending on
-    // containerd's mirror fallback for the images the cluster cannot start without.
-    imageHostRewrite: { "ghcr.io": "ghcr.m.daocloud.io", "registry.k8s.io": "k8s.m.daocloud.io" },
-  },
-};
-
-/** Rewrites the registry host of an image reference according to the profile (unchanged if none applies). */
-export function rewriteImageHost(image: string, profile: MirrorProfile): string {
-  const slash = image.indexOf("/");
-  if (slash < 0) return image;
-  const host = image.slice(0, slash);
-  const to = MIRROR_PROFILES[profile].imageHostRewrite[host];
-  return to ? `${to}${image.slice(slash)}` : image;
-}
 
 /** VirtualBox 7 on Linux/macOS only allows host-only IPs here without /etc/vbox/networks.conf [FACTS §6.5]. */
 const VBOX_ALLOWED_RANGE = mustParseCidr("192.168.56.0/21");
@@ -73,11 +27,6 @@ const VBOX_ALLOWED_RANGE = mustParseCidr("192.168.56.0/21");
 const VBOX_NAT_NETWORK = mustParseCidr("10.0.2.0/24");
 
 
-
-const CPU_QUANTITY = /^(\d+m|\d+(\.\d{1,3})?)$/;
-function millicores(q: string): number {
-  return q.endsWith("m") ? Number(q.slice(0, -1)) : Math.round(Number(q) * 1000);
-}
 
 /** Best-effort recognition of an OpenSSH public key line: type, base64 blob whose embedded type matches. */
 export function checkOpenSshPublicKey(v: string): string | undefined {
@@ -386,144 +335,6 @@ function readAliyun(b: Block, probs: Problems): AliyunRead {
   return { spec, vpc, vswitch };
 }
 
-function readKubernetes(b: Block, provider: MachineProvider | undefined, probs: Problems): { spec: KubernetesSpec; pod?: Cidr; svc?: Cidr } {
-  const how = `write it quoted, e.g. version: "1.30" or "1.30.12"; supported 1.${SUPPORTED_MINORS[0]} to 1.${SUPPORTED_MINORS[SUPPORTED_MINORS.length - 1]}`;
-  let version: ParsedVersion | undefined;
-  const rawV = b.raw("version");
-  if (rawV === undefined) {
-    if (!b.broken) probs.at(b.key("version"), `required; ${how}`);
-  } else if (typeof rawV === "number") {
-    probs.bad(b.key("version"), rawV, `must be a quoted string: YAML reads an unquoted 1.30 as the number 1.3; ${how}`);
-  } else if (typeof rawV !== "string") {
-    probs.bad(b.key("version"), rawV, `must be a string; ${how}`);
-  } else {
-    const p = parseKubernetesVersion(rawV);
-    if (!p) probs.bad(b.key("version"), rawV, `malformed; ${how}`);
-    else if (!isSupportedMinor(p.minor)) probs.bad(b.key("version"), rawV, `unsupported; supported 1.${SUPPORTED_MINORS[0]} to 1.${SUPPORTED_MINORS[SUPPORTED_MINORS.length - 1]}, as "1.30" or "1.30.12"`);
-    else version = p;
-  }
-  const { text: podText, cidr: pod } = readCidr(b, "podSubnet", "10.244.0.0/16");
-  const { text: svcText, cidr: svc } = readCidr(b, "serviceSubnet", "10.96.0.0/12");
-  if (svc && (svc.prefix < 12 || svc.prefix > 28)) {
-    probs.bad(b.key("serviceSubnet"), svcText, "must be between /12 (kube-apiserver's maximum) and /28 (room for the API server and DNS addresses), e.g. \"10.96.0.0/12\"");
-  }
-  if (pod && svc && cidrsOverlap(pod, svc)) {
-    probs.bad(b.key("serviceSubnet"), svcText, `overlaps kubernetes.podSubnet "${pod.text}"; Service and Pod addresses must be distinct, e.g. "10.96.0.0/12" with "10.244.0.0/16"`);
-  }
-  const defNic = provider === "virtualbox" ? "enp0s8" : provider === "aliyun" ? "eth0" : undefined;
-  const nic = b.str("nic", defNic, (s) => (/^[A-Za-z0-9_.:-]{1,15}$/.test(s) ? undefined : 'not a network interface name (1-15 characters), e.g. "enp0s8"'));
-  const spec: KubernetesSpec = {
-    // A placeholder keeps the shape when the version is bad; the ConfigError is thrown before use.
-    version: version ?? { minor: 30, minorVersion: "1.30", raw: "1.30" },
-    podSubnet: pod ? pod.text : podText,
-    serviceSubnet: svc ? svc.text : svcText,
-    dnsDomain: b.str("dnsDomain", "cluster.local", (s) => (DNS_SUBDOMAIN.test(s) ? undefined : 'not a DNS domain; e.g. "cluster.local"')),
-    ...(nic !== undefined ? { nic } : {}),
-    tokenTtl: b.str("tokenTtl", "24h", (s) => (/^(0|(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+)$/.test(s) ? undefined : 'not a duration; e.g. "24h", "1h30m" or "0" (never expires)')),
-  };
-  b.finish();
-  return { spec, pod, svc };
-}
-
-function readMirrors(b: Block): MirrorSpec {
-  const profile = b.oneOf<MirrorProfile>("profile", "default", ["default", "china"]);
-  const d = MIRROR_PROFILES[profile];
-  const aptBase = b.str("aptBase", d.aptBase, (s) => (/^(https?|file):\/\/[^\s]+\/$/.test(s) ? undefined : 'must be an http(s):// or file:// URL ending in "/", e.g. "https://pkgs.k8s.io/core:/stable:/"'));
-  const imageRepository = b.str("imageRepository", d.imageRepository, checkRegistryPath);
-  const dnsImageRepository = b.str("dnsImageRepository", undefined, checkRegistryPath);
-  let registryMirrors: Record<string, readonly string[]> = { ...d.registryMirrors };
-  const rm = b.raw("registryMirrors");
-  if (rm !== undefined) {
-    if (!isPlainObject(rm)) {
-      b.bad("registryMirrors", rm, `must be a map of registry host -> list of mirror URLs, e.g. {"docker.io": ["https://docker.m.daocloud.io"]}, got ${typeName(rm)}`);
-    } else {
-      registryMirrors = {};
-      for (const [host, urls] of Object.entries(rm)) {
-        const key = `registryMirrors.${host}`;
-        if (!/^([a-z0-9.-]+(:\d+)?|_default)$/.test(host)) {
-          b.bad(key, urls, `"${host}" is not a registry host; use e.g. "docker.io" or "registry.k8s.io"`);
-          continue;
-        }
-        if (!Array.isArray(urls) || urls.length === 0 || !urls.every((u) => typeof u === "string" && /^https?:\/\/[^\s/]+[^\s]*$/.test(u))) {
-          b.bad(key, urls, 'must be a non-empty list of http(s) URLs, e.g. ["https://docker.m.daocloud.io"]');
-          continue;
-        }
-        registryMirrors[host] = urls as string[];
-      }
-    }
-  }
-  b.finish();
-  return { profile, aptBase, imageRepository, ...(dnsImageRepository !== undefined ? { dnsImageRepository } : {}), registryMirrors };
-}
-
-function readFlannel(b: Block, profile: MirrorProfile): FlannelSpec {
-  const spec: FlannelSpec = {
-    enabled: b.bool("enabled", true),
-    image: b.str("image", rewriteImageHost(`ghcr.io/flannel-io/flannel:${FLANNEL_VERSION}`, profile), checkImage),
-    cniPluginImage: b.str("cniPluginImage", rewriteImageHost(`ghcr.io/flannel-io/flannel-cni-plugin:${FLANNEL_CNI_PLUGIN_VERSION}`, profile), checkImage),
-    backend: b.oneOf<"vxlan" | "host-gw">("backend", "vxlan", ["vxlan", "host-gw"]),
-  };
-  b.finish();
-  return spec;
-}
-
-function readMetricsServer(b: Block, minor: number, profile: MirrorProfile): MetricsServerSpec {
-  const enabled = b.bool("enabled", true);
-  const version = b.str("version", metricsServerVersion(minor), (s) => (/^v\d+\.\d+\.\d+$/.test(s) ? undefined : 'must look like "v0.8.1"'));
-  const spec: MetricsServerSpec = {
-    enabled,
-    version,
-    image: b.str("image", rewriteImageHost(`registry.k8s.io/metrics-server/metrics-server:${version}`, profile), checkImage),
-    kubeletInsecureTls: b.bool("kubeletInsecureTls", false),
-  };
-  b.finish();
-  return spec;
-}
-
-function readDemo(b: Block, probs: Problems): DemoSpec {
-  const port = { min: 1, max: 65535 };
-  const cpu = (s: string) => (CPU_QUANTITY.test(s) ? undefined : 'not a CPU quantity; e.g. "200m" or "0.5"');
-  const fileserverPort = b.int("fileserverPort", 8080, port);
-  const downloaderPort = b.int("downloaderPort", 3000, port);
-  if (fileserverPort === downloaderPort) {
-    probs.bad(b.key("downloaderPort"), downloaderPort, "equals demo.fileserverPort; both containers share the Pod's network, so the ports must differ");
-  }
-  const cpuRequest = b.str("cpuRequest", "200m", cpu);
-  const cpuLimit = b.str("cpuLimit", "500m", cpu);
-  if (CPU_QUANTITY.test(cpuRequest) && CPU_QUANTITY.test(cpuLimit) && millicores(cpuRequest) > millicores(cpuLimit)) {
-    probs.bad(b.key("cpuRequest"), cpuRequest, `greater than demo.cpuLimit "${cpuLimit}"; Kubernetes rejects a request above the limit`);
-  }
-  if (CPU_QUANTITY.test(cpuRequest) && millicores(cpuRequest) === 0) probs.bad(b.key("cpuRequest"), cpuRequest, "must be above 0: the HPA measures utilization against the request");
-  const h = b.block("hpa");
-  const pct = { min: 1, max: 100 };
-  const hpa: HpaSpec = {
-    minReplicas: h.int("minReplicas", 3, { min: 1, max: 1000 }),
-    maxReplicas: h.int("maxReplicas", 6, { min: 1, max: 1000 }),
-    cpuUtilization: h.int("cpuUtilization", 40, { ...pct, hint: "percent of the CPU request" }),
-    scaleDownPercent: h.int("scaleDownPercent", 10, pct),
-    scaleDownPeriodSeconds: h.int("scaleDownPeriodSeconds", 60, { min: 1, max: 1800, hint: "the HPA API limit" }),
-  };
-  if (hpa.minReplicas > hpa.maxReplicas) {
-    probs.bad(h.key("minReplicas"), hpa.minReplicas, `greater than demo.hpa.maxReplicas (${hpa.maxReplicas}); set minReplicas <= maxReplicas`);
-  }
-  h.finish();
-  const spec: DemoSpec = {
-    enabled: b.bool("enabled", true),
-    namespace: b.str("namespace", "default", checkDnsLabel),
-    fileserverImage: b.str("fileserverImage", "docker.io/7143192/fileserver:latest", checkImage),
-    downloaderImage: b.str("downloaderImage", "docker.io/7143192/downloader:latest", checkImage),
-    fileserverPort,
-    downloaderPort,
-    hostPath: b.str("hostPath", "/home/data", (s) => (s.startsWith("/") && !/\s/.test(s) ? undefined : 'must be an absolute path, e.g. "/home/data"')),
-    cpuRequest,
-    cpuLimit,
-    hpa,
-    loadImage: b.str("loadImage", "docker.io/library/busybox:1.36", checkImage),
-  };
-  b.finish();
-  return spec;
-}
-
 // ---------------------------------------------------------------------------------------------------
 
 function deepFreeze<T>(v: T): T {
@@ -661,9 +472,7 @@ export function buildClusterSpecTraced(raw: RawConfig, opts: BuildOptions, trace
   // Kubernetes, mirrors and add-ons
   const k8s = readKubernetes(root.block("kubernetes"), provider, probs);
   const mirrors = readMirrors(root.block("mirrors"));
-  const flannel = readFlannel(root.block("flannel"), mirrors.profile);
-  const metricsServer = readMetricsServer(root.block("metricsServer"), k8s.spec.version.minor, mirrors.profile);
-  const demo = readDemo(root.block("demo"), probs);
+  const { flannel, metricsServer, demo } = readAddons(root, k8s.spec.version.minor, mirrors.profile, probs);
 
   // Address ranges that must not overlap [FACTS §7.3]: pod, service, and the machine network.
   const machineNets: { key: string; cidr: Cidr }[] = [];
@@ -693,12 +502,7 @@ export function buildClusterSpecTraced(raw: RawConfig, opts: BuildOptions, trace
     }
   }
   // A control plane without workers is fine: the init step removes its NoSchedule taint so the demo runs.
-  if (demo.enabled && !metricsServer.enabled) {
-    probs.at(`${P}metricsServer.enabled`, "false while demo.enabled is true: the demo's HPA needs metrics-server; enable it or set demo.enabled: false");
-  }
-  if ((demo.enabled || metricsServer.enabled) && !flannel.enabled) {
-    probs.at(`${P}flannel.enabled`, "false while add-ons are enabled: without a pod network nodes stay NotReady and add-on pods never start; enable flannel or disable metricsServer and demo");
-  }
+  checkAddonDependencies({ flannel, metricsServer, demo }, probs);
 
   root.finish();
   if (probs.list.length > 0) throw new ConfigError(probs.list);

@@ -207,7 +207,6 @@ export class Block {
 // Value checks: return undefined when fine, else what is wrong plus the fix.
 
 export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-export const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$/;
 export const DNS_LABEL_HELP = "lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters";
 
 export function checkDnsLabel(v: string): string | undefined {
