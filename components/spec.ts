@@ -1,4 +1,4 @@
-// The typed, validated cluster description every component receives. Built only by config.ts
+// The typed, validated cluster description every component receives. Built only by config/
 // (readClusterSpec / buildClusterSpec); components never read pulumi.Config themselves.
 import * as pulumi from "@pulumi/pulumi";
 import { ParsedVersion } from "./versions";

@@ -53,7 +53,7 @@ interface ConfigModule {
 }
 
 /**
- * Reads the stack file the way `pulumi up` would (components/config.ts), replacing encrypted values
+ * Reads the stack file the way `pulumi up` would (components/config/), replacing encrypted values
  * (`secure:`) with placeholders: the render never decrypts anything. A stack of existing hosts without
  * sshPrivateKey gets a placeholder key (the user sets the real one as a secret later); VirtualBox and
  * Aliyun stacks without one render the generated key pair, as `pulumi up` would create it.
