@@ -1,10 +1,11 @@
-// Entry point for `pulumi up`: validate the stack config (all problems reported before anything is
-// created), build the cluster graph, export what users need. Everything else lives in components/.
-import { readClusterSpec } from "./components/config";
-import { buildCluster } from "./components/cluster/kubeadm-cluster";
+// Entry point for `pulumi up`: read the stack config (every problem reported before anything is
+// created), build the cluster as one KubeadmCluster component, export what users need.
+import { readClusterArgs } from "./components/cluster/read-args";
+import { KubeadmCluster } from "./components/cluster/kubeadm-cluster";
 
-const spec = readClusterSpec();
-const cluster = buildCluster(spec);
+const args = readClusterArgs();
+// Stacks of this program were deployed by v0.1 with every resource at the top: keep their URNs.
+const cluster = new KubeadmCluster(args.clusterName ?? "kubeadm", { ...args, adoptV1Stack: true });
 
 /** admin kubeconfig (secret): `pulumi stack output kubeconfig --show-secrets > kubeconfig`. */
 export const kubeconfig = cluster.kubeconfig;

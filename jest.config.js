@@ -5,6 +5,8 @@ module.exports = {
   testEnvironmentOptions: { globalsCleanup: "off" },
   transform: { "^.+\\.tsx?$": ["ts-jest", { tsconfig: "tsconfig.json", diagnostics: { warnOnly: false } }] },
   testMatch: ["<rootDir>/test/**/*.test.ts"],
+  // examples/ import the library by its package name, as a user program does.
+  moduleNameMapper: { "^kubeadm-pulumi$": "<rootDir>/components/index.ts" },
   testTimeout: 60000,
   // An Output accidentally interpolated into a string throws instead of shipping text to a shell.
   setupFiles: ["<rootDir>/test/setup-env.js"],

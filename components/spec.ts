@@ -167,12 +167,12 @@ export interface ClusterSpec {
   readonly aliyun?: AliyunSpec;
 }
 
-export function controlPlaneNode(spec: ClusterSpec): NodeSpec {
+export function controlPlaneNode(spec: Pick<ClusterSpec, "nodes">): NodeSpec {
   const cp = spec.nodes.find((n) => n.role === "control-plane");
   if (!cp) throw new Error("internal: validated spec has no control plane");
   return cp;
 }
 
-export function workerNodes(spec: ClusterSpec): readonly NodeSpec[] {
+export function workerNodes(spec: Pick<ClusterSpec, "nodes">): readonly NodeSpec[] {
   return spec.nodes.filter((n) => n.role === "worker");
 }

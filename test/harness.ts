@@ -36,6 +36,9 @@ export interface RecordedResource {
   readonly replaceOnChanges: string[];
   readonly ignoreChanges: string[];
   readonly customTimeouts?: { create?: string; update?: string; delete?: string };
+  /** Aliases given as full URNs (what KubeadmCluster's v0.1 adoption sends). */
+  readonly aliases: string[];
+  readonly retainOnDelete: boolean;
 }
 
 export interface MockState {
@@ -217,6 +220,9 @@ export async function runMocked<T>(opts: RunOptions, program: () => T | Promise<
           replaceOnChanges: req.getReplaceonchangesList(),
           ignoreChanges: req.getIgnorechangesList(),
           customTimeouts: ct ? { create: ct.getCreate() || undefined, update: ct.getUpdate() || undefined, delete: ct.getDelete() || undefined } : undefined,
+          // eslint-disable-next-line @typescript-eslint/no-explicit-any -- protobuf Alias messages (SDK internal)
+          aliases: (req.getAliasesList() as any[]).map((a) => a.getUrn()).filter((u: string) => u !== "").sort(),
+          retainOnDelete: req.getRetainondelete(),
         });
       } finally {
         cb(err, resp);
@@ -260,4 +266,24 @@ export function dependsTransitively(recs: readonly RecordedResource[], from: str
     stack.push(...(map.get(n) ?? []));
   }
   return false;
+}
+
+/**
+ * The URN the real engine gives `r`: mock URNs name only the immediate parent's type, the engine
+ * chains every ancestor's type (`urn:pulumi:<stack>::<project>::<A>$<B>$<type>::<name>`).
+ */
+export function engineUrn(recs: readonly RecordedResource[], r: RecordedResource): string {
+  const parentTypeOf = (x: RecordedResource): string | undefined => {
+    const chain = x.urn.split("::")[2]?.split("$") ?? [];
+    return chain.length > 1 ? chain[chain.length - 2] : undefined;
+  };
+  const chain = (x: RecordedResource): string[] => {
+    const pt = parentTypeOf(x);
+    if (!x.parent || !pt) return [x.type];
+    const p = recs.find((y) => y.type === pt && y.name === x.parent);
+    if (!p) throw new Error(`no recorded parent ${pt} ${x.parent} of ${x.name}`);
+    return [...chain(p), x.type];
+  };
+  const [, stackAndProject] = /^urn:pulumi:([^:]+::[^:]+)::/.exec(r.urn) ?? [];
+  return `urn:pulumi:${stackAndProject}::${chain(r).join("$")}::${r.name}`;
 }

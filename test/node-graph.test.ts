@@ -62,13 +62,15 @@ function run(spec: ClusterSpec, opt: Options = {}): Promise<RunOut> {
         };
         const gate = opt.gate ? new command.local.Command("gate", { create: "true" }) : undefined;
         const hosts = spec.nodes.map(hostOf);
+        const nodeOf = (name: string): NodeSpec => spec.nodes.find((n) => n.name === name)!;
         const firstWorker = hosts.find((x) => x.role === "worker")?.name;
         const gated = (name: string) => (gate && name === firstWorker ? { dependsOn: [gate] } : undefined);
-        const preps = new Map(hosts.map((host) => [host.name, new NodePrep(host.name, { spec, host }, gated(host.name))]));
+        const preps = new Map(hosts.map((host) => [host.name, new NodePrep(host.name, { host, node: nodeOf(host.name), clusterNodes: spec.nodes, settings: spec }, gated(host.name))]));
         const cpHost = hosts.find((x) => x.role === "control-plane") as Host;
-        const cp = new ControlPlane(cpHost.name, { spec, host: cpHost, prep: preps.get(cpHost.name)! });
+        const cp = new ControlPlane(cpHost.name, { host: cpHost, node: nodeOf(cpHost.name), prep: preps.get(cpHost.name)!, settings: spec });
+        const join = { token: cp.joinToken, caCertHash: cp.caCertHash, endpoint: cp.endpoint, controlPlane: cpHost };
         for (const w of hosts.filter((x) => x.role === "worker")) {
-          new Worker(w.name, { spec, host: w, prep: preps.get(w.name)!, controlPlane: cp }, gated(w.name));
+          new Worker(w.name, { host: w, node: nodeOf(w.name), prep: preps.get(w.name)!, join, settings: spec }, gated(w.name));
         }
         return cp;
       })

@@ -17,7 +17,7 @@ test("SSH goes to the public IP, Kubernetes uses the private IP", async () => {
 });
 
 test("the public IP reaches the API server certSANs (init stdin) and the exported kubeconfig", async () => {
-  const init = byName(resources, "k8s-master-init");
+  const init = byName(resources, "kubeadm-k8s-master-init");
   expect(init.secretInputs).toContain("stdin");
   expect(String(init.inputs.stdin)).toContain("198.51.100.7");
   expect(String(init.inputs.stdin)).toContain("advertiseAddress: 172.16.1.10");
@@ -26,7 +26,7 @@ test("the public IP reaches the API server certSANs (init stdin) and the exporte
 });
 
 test("china profile reaches the nodes: Aliyun apt mirror, Aliyun image repository, DaoCloud registry mirrors", () => {
-  const prep = String(byName(resources, "k8s-worker-prep").inputs.create);
+  const prep = String(byName(resources, "kubeadm-k8s-worker-prep").inputs.create);
   expect(prep).toContain("https://mirrors.aliyun.com/kubernetes-new/core/stable/");
   expect(prep).toContain("registry.aliyuncs.com/google_containers/pause:3.9");
   expect(prep).toContain("docker.m.daocloud.io");

@@ -15,40 +15,40 @@ const k8sObjects = () => resources.filter((r) => r.custom && r.type.startsWith("
 test("every Kubernetes object goes through the provider built from the kubeconfig output", () => {
   const objs = k8sObjects();
   expect(objs.length).toBeGreaterThan(15);
-  for (const o of objs) expect({ name: o.name, provider: o.provider }).toEqual({ name: o.name, provider: "k8s" });
+  for (const o of objs) expect({ name: o.name, provider: o.provider }).toEqual({ name: o.name, provider: "kubeadm-k8s" });
   const providers = resources.filter((r) => r.type === "pulumi:providers:kubernetes");
-  expect(providers.map((p) => p.name)).toEqual(["k8s"]);
+  expect(providers.map((p) => p.name)).toEqual(["kubeadm-k8s"]);
   expect(providers[0].secretInputs).toContain("kubeconfig");
 });
 
 test("order: VM -> prep -> init -> join -> provider -> add-ons -> demo", () => {
-  expect(dependsTransitively(resources, "k8s-control-prep", "k8s-control-vm")).toBe(true);
-  expect(dependsTransitively(resources, "k8s-worker-prep", "k8s-worker-vm")).toBe(true);
-  expect(dependsTransitively(resources, "k8s-control-init", "k8s-control-prep")).toBe(true);
-  expect(dependsTransitively(resources, "k8s-worker-join", "k8s-worker-prep")).toBe(true);
-  expect(dependsTransitively(resources, "k8s-worker-join", "k8s-control-init")).toBe(true);
+  expect(dependsTransitively(resources, "kubeadm-k8s-control-prep", "kubeadm-k8s-control-vm")).toBe(true);
+  expect(dependsTransitively(resources, "kubeadm-k8s-worker-prep", "kubeadm-k8s-worker-vm")).toBe(true);
+  expect(dependsTransitively(resources, "kubeadm-k8s-control-init", "kubeadm-k8s-control-prep")).toBe(true);
+  expect(dependsTransitively(resources, "kubeadm-k8s-worker-join", "kubeadm-k8s-worker-prep")).toBe(true);
+  expect(dependsTransitively(resources, "kubeadm-k8s-worker-join", "kubeadm-k8s-control-init")).toBe(true);
   // prep of different nodes never waits on each other
-  expect(dependsTransitively(resources, "k8s-worker-prep", "k8s-control-prep")).toBe(false);
-  expect(dependsTransitively(resources, "k8s-control-prep", "k8s-worker-prep")).toBe(false);
-  const provider = byName(resources, "k8s");
-  expect(dependsTransitively(resources, provider.name, "k8s-worker-join")).toBe(true);
+  expect(dependsTransitively(resources, "kubeadm-k8s-worker-prep", "kubeadm-k8s-control-prep")).toBe(false);
+  expect(dependsTransitively(resources, "kubeadm-k8s-control-prep", "kubeadm-k8s-worker-prep")).toBe(false);
+  const provider = byName(resources, "kubeadm-k8s");
+  expect(dependsTransitively(resources, provider.name, "kubeadm-k8s-worker-join")).toBe(true);
 });
 
 test("destroy deletes Kubernetes objects before any node is reset (they depend on every join)", () => {
   // The engine orders a resource after its provider (and deletes it before), so the provider is an edge too.
   const withProvider = resources.map((r) => ({ ...r, dependsOn: r.provider ? [...r.dependsOn, r.provider] : r.dependsOn }));
   for (const o of k8sObjects()) {
-    expect(dependsTransitively(withProvider, o.name, "k8s-worker-join")).toBe(true);
-    expect(dependsTransitively(withProvider, o.name, "k8s-control-init")).toBe(true);
+    expect(dependsTransitively(withProvider, o.name, "kubeadm-k8s-worker-join")).toBe(true);
+    expect(dependsTransitively(withProvider, o.name, "kubeadm-k8s-control-init")).toBe(true);
   }
 });
 
 test("the demo waits for flannel and metrics-server", () => {
-  const demo = k8sObjects().filter((r) => r.parent === "demo");
+  const demo = k8sObjects().filter((r) => r.parent === "kubeadm-demo");
   expect(demo.length).toBeGreaterThanOrEqual(4);
   for (const d of demo) {
     expect(d.dependsOn.some((n) => n.includes("kube-flannel-ds"))).toBe(true);
-    expect(d.dependsOn.some((n) => n.startsWith("metrics-server-"))).toBe(true);
+    expect(d.dependsOn.some((n) => n.startsWith("kubeadm-metrics-server-"))).toBe(true);
   }
 });
 

@@ -15,7 +15,7 @@ import { mermaidGraph } from "../tools/render-lib/mermaid";
 function res(name: string, type: string, dependsOn: string[] = [], extra: Partial<RecordedResource> = {}): RecordedResource {
   return {
     type, name, urn: `urn:${name}`, custom: !type.startsWith("kubeadm:"), parent: "", dependsOn, inputs: {}, secretInputs: [],
-    deleteBeforeReplace: false, additionalSecretOutputs: [], replaceOnChanges: [], ignoreChanges: [], ...extra,
+    deleteBeforeReplace: false, additionalSecretOutputs: [], replaceOnChanges: [], ignoreChanges: [], aliases: [], retainOnDelete: false, ...extra,
   };
 }
 const REMOTE = "command:remote:Command";
@@ -23,7 +23,7 @@ const REMOTE = "command:remote:Command";
 describe("script extraction", () => {
   it("gets back exactly the composed script from the remoteBash command string, quotes included", () => {
     // A node must receive the same bytes whether Pulumi sends it or a person runs the rendered file.
-    const script = composeScript("node/hosts.sh", { NODE_NAME: "k8s-control", NOTE: "it's \"quoted\" $HOME `x`" });
+    const script = composeScript("node/hosts.sh", { NODE_NAME: "k8s-control", NOTE: "it's \"quoted\" $HOME `x`" }, { tag: "hosts", logFd: 1 });
     const u = unwrapCommand(remoteBash(script, 900));
     expect(u.script).toBe(script);
     expect(u.timeoutSeconds).toBe(900);

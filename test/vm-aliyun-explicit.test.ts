@@ -17,7 +17,7 @@ test("explicit zone and image skip the lookups; bandwidth 0 means private-only S
   );
   expect(run.invokes).toEqual([]);
   expect(byType(run.resources, "alicloud:vpc/switch:Switch")[0].inputs.zoneId).toBe("cn-hangzhou-h");
-  const cp = byName(run.resources, "k8s-master-ecs");
+  const cp = byName(run.resources, "kubeadm-k8s-master-ecs");
   expect(cp.inputs.imageId).toBe("m-custom123");
   expect(cp.inputs.internetMaxBandwidthOut).toBe(0);
   // A non-root user is created by cloud-init with the key.

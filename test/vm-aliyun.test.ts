@@ -9,7 +9,7 @@ import { checkAliyunAddresses, ecsUserData } from "../components/machines/aliyun
 
 const spec = aliyunSpec();
 const IMAGE = "ubuntu_22_04_x64_20G_alibase_20260522.vhd";
-const publicIpOf = (name: string) => (name === "k8s-master-ecs" ? "198.51.100.10" : "198.51.100.20");
+const publicIpOf = (name: string) => (name === "kubeadm-k8s-master-ecs" ? "198.51.100.10" : "198.51.100.20");
 let resources: RecordedResource[];
 let invokes: { token: string; inputs: Record<string, unknown> }[];
 let hosts: Host[];
@@ -92,7 +92,7 @@ test("the key pair imports the SSH public key; instances log in with it", () => 
 test("instances: newest system Ubuntu 22.04 image, type, static private IP, hostname, explicit charge settings", () => {
   const images = invokes.find((i) => i.token === "alicloud:ecs/getImages:getImages");
   expect(images?.inputs).toMatchObject({ owners: "system", nameRegex: "^ubuntu_22_04_x64_20G_alibase_", mostRecent: true });
-  const cp = byName(resources, "k8s-master-ecs");
+  const cp = byName(resources, "kubeadm-k8s-master-ecs");
   expect(cp.inputs).toMatchObject({
     imageId: IMAGE,
     instanceType: "ecs.c7.large",
@@ -106,7 +106,7 @@ test("instances: newest system Ubuntu 22.04 image, type, static private IP, host
     systemDiskSize: 40,
     spotStrategy: "NoSpot",
   });
-  expect(byName(resources, "k8s-worker-ecs").inputs.privateIp).toBe("172.16.1.20");
+  expect(byName(resources, "kubeadm-k8s-worker-ecs").inputs.privateIp).toBe("172.16.1.20");
   // root logs in with the key pair; no cloud-init user needed.
   expect(cp.inputs.userData).toBeUndefined();
   // SSH must be allowed before anything connects.
@@ -116,7 +116,7 @@ test("instances: newest system Ubuntu 22.04 image, type, static private IP, host
 test("Hosts: node IP = private IP, SSH and publicAddress = public IP, machineId = instance id", async () => {
   expect(hosts.map((h) => h.name)).toEqual(["k8s-master", "k8s-worker"]);
   for (const [i, h] of hosts.entries()) {
-    const ecs = `${spec.nodes[i].name}-ecs`;
+    const ecs = `kubeadm-${spec.nodes[i].name}-ecs`;
     expect(h.nodeIp).toBe(spec.nodes[i].ip);
     expect(await valueOf(h.connection.host)).toBe(publicIpOf(ecs));
     expect(await valueOf(h.publicAddress)).toBe(publicIpOf(ecs));

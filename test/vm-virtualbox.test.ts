@@ -1,4 +1,4 @@
-// VirtualBox machines under mocks: one `<node>-vm` local.Command per node, running scripts/vm/vbox.js
+// VirtualBox machines under mocks: one `<cluster>-<node>-vm` local.Command per node, running scripts/vm/vbox.js
 // without a shell, with the plan (VBoxManage argument arrays, seed files) on stdin; and the Hosts.
 import * as pulumi from "@pulumi/pulumi";
 import { runMocked, byName, byType, valueOf, mockCommandStdout, RecordedResource } from "./harness";
@@ -20,7 +20,7 @@ beforeAll(async () => {
 });
 
 function planOf(node: string): VboxPlan {
-  return JSON.parse(byName(resources, `${node}-vm`).inputs.stdin as string) as VboxPlan;
+  return JSON.parse(byName(resources, `kubeadm-${node}-vm`).inputs.stdin as string) as VboxPlan;
 }
 
 function modifyArgs(plan: VboxPlan): string[] {
@@ -31,7 +31,7 @@ test("one VM command per node, under the VirtualBoxMachines component, running v
   const comp = byType(resources, "kubeadm:vm:VirtualBoxMachines");
   expect(comp).toHaveLength(1);
   const cmds = byType(resources, "command:local:Command");
-  expect(cmds.map((c) => c.name).sort()).toEqual(["k8s-control-vm", "k8s-worker-vm"]);
+  expect(cmds.map((c) => c.name).sort()).toEqual(["kubeadm-k8s-control-vm", "kubeadm-k8s-worker-vm"]);
   for (const c of cmds) {
     expect(c.parent).toBe(comp[0].name);
     expect(c.inputs.interpreter).toEqual(["node", "scripts/vm/vbox.js"]);
@@ -81,8 +81,8 @@ test("the helper waits for SSH on the node IP, bounded by bootTimeoutSeconds", (
 });
 
 test("VMs are created in parallel: neither VM command depends on the other", () => {
-  expect(byName(resources, "k8s-worker-vm").dependsOn).not.toContain("k8s-control-vm");
-  expect(byName(resources, "k8s-control-vm").dependsOn).not.toContain("k8s-worker-vm");
+  expect(byName(resources, "kubeadm-k8s-worker-vm").dependsOn).not.toContain("kubeadm-k8s-control-vm");
+  expect(byName(resources, "kubeadm-k8s-control-vm").dependsOn).not.toContain("kubeadm-k8s-worker-vm");
 });
 
 test("a changed plan replaces the VM, deleting the old one first (same name and IP), with bounded timeouts", () => {
@@ -97,7 +97,7 @@ test("a changed plan replaces the VM, deleting the old one first (same name and 
 
 test("the SSH private key never reaches the VM command", () => {
   for (const c of byType(resources, "command:local:Command")) expect(JSON.stringify(c.inputs)).not.toContain("TESTKEYDONOTUSE\n");
-  expect(JSON.stringify(byName(resources, "k8s-control-vm").inputs)).toContain(TEST_PUBLIC_KEY);
+  expect(JSON.stringify(byName(resources, "kubeadm-k8s-control-vm").inputs)).toContain(TEST_PUBLIC_KEY);
 });
 
 test("Hosts come back in spec order: node IP = host-only IP, SSH to it, machineId = the VM UUID", async () => {
@@ -112,10 +112,10 @@ test("Hosts come back in spec order: node IP = host-only IP, SSH to it, machineI
     expect(await valueOf(h.connection.privateKey)).toBe(TEST_PRIVATE_KEY);
     expect(await pulumi.isSecret(pulumi.output(h.connection.privateKey))).toBe(true);
     expect(h.connection.dialErrorLimit).toBeGreaterThanOrEqual(10);
-    expect(await valueOf(h.machineId)).toBe(mockCommandStdout(`${node.name}-vm`));
+    expect(await valueOf(h.machineId)).toBe(mockCommandStdout(`kubeadm-${node.name}-vm`));
     expect(h.publicAddress).toBeUndefined();
     expect(h.machine).toBeDefined();
-    expect(await valueOf((h.machine as pulumi.CustomResource).urn)).toMatch(new RegExp(`::${node.name}-vm$`));
+    expect(await valueOf((h.machine as pulumi.CustomResource).urn)).toMatch(new RegExp(`::kubeadm-${node.name}-vm$`));
   }
 });
 

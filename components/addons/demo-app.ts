@@ -1,12 +1,11 @@
 // The seed runbook's demo workload (Pod, Deployment, Service, HPA) as typed Kubernetes resources.
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
-import { ClusterSpec } from "../spec";
-import { demoManifest } from "./manifests/demo";
+import { demoManifest, DemoSettings } from "./manifests/demo";
 import { createResource, ownDependsOn, requireProvider } from "./k8s-resources";
 
 export interface DemoAppArgs {
-  readonly spec: ClusterSpec;
+  readonly spec: DemoSettings;
   /**
    * Resources the workload must wait for: the flannel DaemonSet (pods need a network), the
    * metrics-server Deployment/APIService (the HPA needs metrics), and the joined workers (the control

@@ -1,12 +1,11 @@
 // Flannel CNI as typed Kubernetes resources (objects from manifests/flannel.ts).
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
-import { ClusterSpec } from "../spec";
-import { flannelManifest } from "./manifests/flannel";
+import { flannelManifest, FlannelSettings } from "./manifests/flannel";
 import { createResource, ownDependsOn, requireProvider } from "./k8s-resources";
 
 export interface FlannelArgs {
-  readonly spec: ClusterSpec;
+  readonly spec: FlannelSettings;
 }
 
 export class Flannel extends pulumi.ComponentResource {

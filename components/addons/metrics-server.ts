@@ -1,12 +1,11 @@
 // metrics-server as typed Kubernetes resources (objects from manifests/metrics-server.ts).
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
-import { ClusterSpec } from "../spec";
-import { metricsServerManifest } from "./manifests/metrics-server";
+import { metricsServerManifest, MetricsServerSettings } from "./manifests/metrics-server";
 import { createResource, ownDependsOn, requireProvider } from "./k8s-resources";
 
 export interface MetricsServerArgs {
-  readonly spec: ClusterSpec;
+  readonly spec: MetricsServerSettings;
 }
 
 export class MetricsServer extends pulumi.ComponentResource {

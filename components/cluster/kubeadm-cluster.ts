@@ -1,11 +1,14 @@
-// Composes the whole graph from a validated ClusterSpec:
+// KubeadmCluster: the whole cluster as one ComponentResource (type kubeadm:index:Cluster). It validates
+// its args with the stack-config validator (every problem at once, before anything is registered), then
+// wires the graph as its children:
 //   machines -> NodePrep (all nodes in parallel) -> ControlPlane -> Workers (joins in parallel)
 //   -> k8s.Provider(kubeconfig) -> Flannel, MetricsServer (in parallel) -> DemoApp.
-// Only wiring lives here; every decision is in the components' pure functions.
+// Only wiring lives here; every decision is in the inner components' pure functions.
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import * as tls from "@pulumi/tls";
-import { ClusterSpec } from "../spec";
+import { buildClusterSpecWithKey, ConfigError } from "../config";
+import { ClusterSpec, NodeSpec } from "../spec";
 import { Host } from "../machines/host";
 import { provisionMachines } from "../machines";
 import { NodePrep } from "../node/node-prep";
@@ -14,6 +17,8 @@ import { Worker } from "../node/worker";
 import { Flannel } from "../addons/flannel";
 import { MetricsServer } from "../addons/metrics-server";
 import { DemoApp } from "../addons/demo-app";
+import { KubeadmClusterArgs, rawConfigOf } from "./args";
+import { CLUSTER_TYPE, urn, v1Name, v1TypeChain } from "./v1-urns";
 
 export interface NodeSummary {
   readonly name: string;
@@ -24,24 +29,121 @@ export interface NodeSummary {
   readonly sshUser: string;
 }
 
-export interface ClusterOutputs {
+/** Cluster names in use in this program: two clusters with one name would share VM and cloud names. */
+const clusterNamesInUse = new Set<string>();
+
+/** Validates args into the typed spec (ConfigError lists every problem). */
+export function clusterSpecOf(name: string, args: KubeadmClusterArgs): ClusterSpec {
+  return buildClusterSpecWithKey(rawConfigOf(args, name), args.sshPrivateKey);
+}
+
+export class KubeadmCluster extends pulumi.ComponentResource {
+  /** The validated description the cluster was built from. */
+  public readonly spec: ClusterSpec;
   /** admin kubeconfig (secret), server = an address the Pulumi host can reach. */
-  readonly kubeconfig: pulumi.Output<string>;
-  readonly apiEndpoint: pulumi.Output<string>;
-  readonly nodes: NodeSummary[];
+  public readonly kubeconfig: pulumi.Output<string>;
+  /** https://<address>:6443 */
+  public readonly apiEndpoint: pulumi.Output<string>;
+  /** Every node: name, role, Kubernetes node IP, and how to SSH to it. */
+  public readonly nodes: NodeSummary[];
   /** ClusterIP of the demo Service, or undefined when the demo is off. */
-  readonly demoServiceClusterIp?: pulumi.Output<string>;
-  /** Secret; only when the program generated the SSH key (no sshPrivateKey configured). */
-  readonly sshPrivateKey?: pulumi.Output<string>;
-  readonly hosts: Host[];
+  public readonly demoServiceClusterIp?: pulumi.Output<string>;
+  /** Secret; only when the component generated the SSH key (no sshPrivateKey given). */
+  public readonly sshPrivateKey?: pulumi.Output<string>;
+  /** The Kubernetes provider of this cluster: pass it as `{ provider }` to deploy your own objects. */
+  public readonly provider: k8s.Provider;
+  /** What every node-level step needs to reach its machine. */
+  public readonly hosts: Host[];
+
+  constructor(name: string, args: KubeadmClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+    // Validated before anything is registered: a bad description leaves nothing half-built.
+    const spec = clusterSpecOf(name, args);
+    if (clusterNamesInUse.has(spec.clusterName)) {
+      throw new ConfigError([`clusterName "${spec.clusterName}" is used by two clusters in this program; VM, cloud and resource names would collide: give each KubeadmCluster its own clusterName`]);
+    }
+    clusterNamesInUse.add(spec.clusterName);
+    const adopt = args.adoptV1Stack === true;
+    super(CLUSTER_TYPE, name, {}, adopt ? withV1Aliases(spec.clusterName, opts) : opts);
+    this.spec = spec;
+    const c = spec.clusterName;
+    const child = { parent: this };
+
+    const keys = sshKeys(spec, `${c}-ssh-key`, child);
+    this.hosts = provisionMachines(spec, { privateKey: keys.privateKey, publicKey: keys.publicKey }, child);
+    const nodeOf = (h: Host): NodeSpec => {
+      const n = spec.nodes.find((x) => x.name === h.name);
+      if (!n) throw new Error(`internal: no node ${h.name} in the spec`);
+      return n;
+    };
+
+    const preps = new Map<string, NodePrep>();
+    for (const host of this.hosts) {
+      preps.set(host.name, new NodePrep(`${c}-${host.name}`, { host, node: nodeOf(host), clusterNodes: spec.nodes, settings: spec }, child));
+    }
+    const prepOf = (h: Host): NodePrep => {
+      const p = preps.get(h.name);
+      if (!p) throw new Error(`internal: no NodePrep for ${h.name}`);
+      return p;
+    };
+
+    const cpHost = this.hosts.find((h) => h.role === "control-plane");
+    if (!cpHost) throw new Error("internal: validated spec has no control plane");
+    const controlPlane = new ControlPlane(`${c}-${cpHost.name}`, { host: cpHost, node: nodeOf(cpHost), prep: prepOf(cpHost), settings: spec }, child);
+
+    const join = { token: controlPlane.joinToken, caCertHash: controlPlane.caCertHash, endpoint: controlPlane.endpoint, controlPlane: cpHost };
+    const workers = this.hosts
+      .filter((h) => h.role === "worker")
+      .map((h) => new Worker(`${c}-${h.name}`, { host: h, node: nodeOf(h), prep: prepOf(h), join, settings: spec }, child));
+
+    // The provider waits for every join: all Kubernetes objects then depend on the nodes, so
+    // `pulumi destroy` deletes them before any node is reset, and the demo's pods have workers to run on.
+    this.provider = new k8s.Provider(
+      `${c}-k8s`,
+      {
+        kubeconfig: controlPlane.kubeconfig,
+        // Replacing admin.conf text (e.g. cert renewal) must not replace every object.
+        clusterIdentifier: `${spec.clusterName}-${pulumi.getStack()}`,
+        // Lets destroy finish when the machines are already gone.
+        deleteUnreachable: true,
+      },
+      { ...child, dependsOn: [controlPlane.ready, ...workers.map((w) => w.joined)] },
+    );
+    const provider = this.provider;
+
+    const addonReady: pulumi.Resource[] = [];
+    if (spec.flannel.enabled) addonReady.push(...new Flannel(`${c}-flannel`, { spec }, { ...child, provider }).ready);
+    if (spec.metricsServer.enabled) addonReady.push(...new MetricsServer(`${c}-metrics-server`, { spec }, { ...child, provider }).ready);
+    const demo = spec.demo.enabled ? new DemoApp(`${c}-demo`, { spec, dependsOn: addonReady }, { ...child, provider }) : undefined;
+
+    this.nodes = this.hosts.map((h) => ({
+      name: h.name,
+      role: h.role,
+      ip: h.nodeIp,
+      sshHost: pulumi.output(h.connection.host),
+      sshPort: h.connection.port,
+      sshUser: h.connection.user,
+    }));
+    this.kubeconfig = controlPlane.kubeconfig;
+    // The address users reach: the public IP when the machine has one (Aliyun), else the node IP.
+    this.apiEndpoint = cpHost.publicAddress
+      ? pulumi.interpolate`https://${cpHost.publicAddress}:6443`
+      : pulumi.output(`https://${cpHost.nodeIp}:6443`);
+    this.demoServiceClusterIp = demo?.service.spec.clusterIP;
+    this.sshPrivateKey = keys.generated ? keys.privateKey : undefined;
+    this.registerOutputs({ kubeconfig: this.kubeconfig, apiEndpoint: this.apiEndpoint, demoServiceClusterIp: this.demoServiceClusterIp });
+  }
 }
 
 /** SSH key pair to use: the configured one, or a generated ed25519 pair kept (secret) in state. */
-function sshKeys(spec: ClusterSpec): { privateKey: pulumi.Output<string>; publicKey: pulumi.Input<string>; generated: boolean } {
+function sshKeys(
+  spec: ClusterSpec,
+  name: string,
+  opts: pulumi.CustomResourceOptions,
+): { privateKey: pulumi.Output<string>; publicKey: pulumi.Input<string>; generated: boolean } {
   if (spec.ssh.privateKey) {
     return { privateKey: spec.ssh.privateKey, publicKey: spec.ssh.publicKey ?? "", generated: false };
   }
-  const key = new tls.PrivateKey("ssh-key", { algorithm: "ED25519" });
+  const key = new tls.PrivateKey(name, { algorithm: "ED25519" }, opts);
   return {
     privateKey: pulumi.secret(key.privateKeyOpenssh),
     // cloud-init and Aliyun want the bare "ssh-ed25519 AAAA..." line.
@@ -50,63 +152,25 @@ function sshKeys(spec: ClusterSpec): { privateKey: pulumi.Output<string>; public
   };
 }
 
-export function buildCluster(spec: ClusterSpec): ClusterOutputs {
-  const keys = sshKeys(spec);
-  const hosts = provisionMachines(spec, { privateKey: keys.privateKey, publicKey: keys.publicKey }, {});
-
-  const preps = new Map<string, NodePrep>();
-  for (const host of hosts) preps.set(host.name, new NodePrep(host.name, { spec, host }));
-  const prepOf = (h: Host): NodePrep => {
-    const p = preps.get(h.name);
-    if (!p) throw new Error(`internal: no NodePrep for ${h.name}`);
-    return p;
+/**
+ * Adds to the cluster and every resource below it an alias to its v0.1 URN (v1-urns.ts). The chain of
+ * types is followed through the parents as they are constructed (parents always come first).
+ */
+function withV1Aliases(clusterName: string, opts: pulumi.ComponentResourceOptions | undefined): pulumi.ComponentResourceOptions {
+  const chains = new WeakMap<pulumi.Resource, string[]>();
+  const stack = pulumi.getStack();
+  const project = pulumi.getProject();
+  const transformation: pulumi.ResourceTransformation = (a) => {
+    if (a.type === CLUSTER_TYPE) {
+      // The cluster itself: new in this version, nothing to alias; its children start the chain.
+      chains.set(a.resource, [CLUSTER_TYPE]);
+      return undefined;
+    }
+    const parentChain = (a.opts.parent && chains.get(a.opts.parent)) || [CLUSTER_TYPE];
+    const chain = [...parentChain, a.type];
+    chains.set(a.resource, chain);
+    const alias = urn(stack, project, v1TypeChain(chain), v1Name(clusterName, a.type, a.name));
+    return { props: a.props, opts: pulumi.mergeOptions(a.opts, { aliases: [alias] }) };
   };
-
-  const cpHost = hosts.find((h) => h.role === "control-plane");
-  if (!cpHost) throw new Error("internal: validated spec has no control plane");
-  const controlPlane = new ControlPlane(cpHost.name, { spec, host: cpHost, prep: prepOf(cpHost) });
-
-  const workers = hosts
-    .filter((h) => h.role === "worker")
-    .map((h) => new Worker(h.name, { spec, host: h, prep: prepOf(h), controlPlane }));
-
-  // The provider waits for every join: all Kubernetes objects then depend on the nodes, so
-  // `pulumi destroy` deletes them before any node is reset, and the demo's pods have workers to run on.
-  const provider = new k8s.Provider(
-    "k8s",
-    {
-      kubeconfig: controlPlane.kubeconfig,
-      // Replacing admin.conf text (e.g. cert renewal) must not replace every object.
-      clusterIdentifier: `${spec.clusterName}-${pulumi.getStack()}`,
-      // Lets destroy finish when the machines are already gone.
-      deleteUnreachable: true,
-    },
-    { dependsOn: [controlPlane.ready, ...workers.map((w) => w.joined)] },
-  );
-
-  const addonReady: pulumi.Resource[] = [];
-  if (spec.flannel.enabled) addonReady.push(...new Flannel("flannel", { spec }, { provider }).ready);
-  if (spec.metricsServer.enabled) addonReady.push(...new MetricsServer("metrics-server", { spec }, { provider }).ready);
-  const demo = spec.demo.enabled ? new DemoApp("demo", { spec, dependsOn: addonReady }, { provider }) : undefined;
-
-  const nodes: NodeSummary[] = hosts.map((h) => ({
-    name: h.name,
-    role: h.role,
-    ip: h.nodeIp,
-    sshHost: pulumi.output(h.connection.host),
-    sshPort: h.connection.port,
-    sshUser: h.connection.user,
-  }));
-
-  return {
-    kubeconfig: controlPlane.kubeconfig,
-    // The address users reach: the public IP when the machine has one (Aliyun), else the node IP.
-    apiEndpoint: cpHost.publicAddress
-      ? pulumi.interpolate`https://${cpHost.publicAddress}:6443`
-      : pulumi.output(`https://${cpHost.nodeIp}:6443`),
-    nodes,
-    demoServiceClusterIp: demo?.service.spec.clusterIP,
-    sshPrivateKey: keys.generated ? keys.privateKey : undefined,
-    hosts,
-  };
+  return pulumi.mergeOptions(opts ?? {}, { transformations: [transformation] });
 }

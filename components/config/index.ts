@@ -15,5 +15,5 @@ export { MIRROR_PROFILES, rewriteImageHost } from "./mirrors";
 export { checkOpenSshPublicKey, privateKeyProblem } from "./ssh";
 export { buildClusterSpec, buildClusterSpecTraced } from "./build";
 export type { BuildOptions } from "./build";
-export { readClusterSpec } from "./read";
+export { readClusterSpec, buildClusterSpecWithKey, rawStackConfig } from "./read";
 export { ENCRYPTED_PLACEHOLDER, pulumiConfigMapFromStackFile, rawConfigFromStackFile, stackFileSecretKeys } from "./stack-file";

@@ -2,7 +2,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ClusterSpec } from "../spec";
 import { buildClusterSpec } from "./build";
-import { ConfigError } from "./reader";
+import { ConfigError, RawConfig } from "./reader";
 import { privateKeyProblem } from "./ssh";
 
 /** Top-level keys whose values are structured (JSON in pulumi config). */
@@ -10,27 +10,32 @@ const OBJECT_KEYS = ["nodes", "nodeCount", "ssh", "kubernetes", "mirrors", "flan
 
 /**
  * Reads the stack config of project kubeadm-cluster and returns the validated spec (throws ConfigError).
- * sshPrivateKey is read with getSecret, so it stays a secret; its text is checked for the mistakes
- * that would otherwise only show up as an SSH failure (the .pub file, a passphrase).
+ * sshPrivateKey is read as text so it can be checked for the mistakes that would otherwise only show
+ * up as an SSH failure (the .pub file, a passphrase), and is a secret from then on.
  */
 export function readClusterSpec(cfg: pulumi.Config = new pulumi.Config()): ClusterSpec {
-  const ns = `${cfg.name}:`;
-  const raw = rawConfigFromPulumi(cfg);
-  const keyText = pulumi.runtime.getConfig(`${ns}sshPrivateKey`);
-  const privateKey = cfg.getSecret("sshPrivateKey");
-  const extra = keyText !== undefined ? privateKeyProblem(keyText) : undefined;
+  return buildClusterSpecWithKey(rawStackConfig(cfg), pulumi.runtime.getConfig(`${cfg.name}:sshPrivateKey`));
+}
+
+/**
+ * buildClusterSpec with the SSH private key as given by a stack or a program: a plain-text key is
+ * checked (its problem reported with all the others) and made a secret; an Output is already secret.
+ */
+export function buildClusterSpecWithKey(raw: RawConfig, key: pulumi.Input<string> | undefined): ClusterSpec {
+  const keyProblem = typeof key === "string" ? privateKeyProblem(key) : undefined;
+  const privateKey = key === undefined || key === "" ? undefined : pulumi.secret(pulumi.output(key));
   try {
-    const spec = buildClusterSpec(raw, { privateKey: keyText === "" ? undefined : privateKey });
-    if (extra) throw new ConfigError([extra]);
+    const spec = buildClusterSpec(raw, privateKey ? { privateKey } : {});
+    if (keyProblem) throw new ConfigError([keyProblem]);
     return spec;
   } catch (e) {
-    if (e instanceof ConfigError && extra && !e.problems.includes(extra)) throw new ConfigError([...e.problems, extra]);
+    if (e instanceof ConfigError && keyProblem && !e.problems.includes(keyProblem)) throw new ConfigError([...e.problems, keyProblem]);
     throw e;
   }
 }
 
 /** Every key of the project's namespace but sshPrivateKey (read as a secret), structured values parsed. */
-function rawConfigFromPulumi(cfg: pulumi.Config): Record<string, unknown> {
+export function rawStackConfig(cfg: pulumi.Config): Record<string, unknown> {
   const ns = `${cfg.name}:`;
   const raw: Record<string, unknown> = {};
   // allConfig() also reveals keys no one reads (typos like `kubernets`), which buildClusterSpec reports.

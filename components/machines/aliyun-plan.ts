@@ -33,7 +33,7 @@ export function securityGroupRules(a: AliyunSpec): SgRule[] {
 }
 
 /** Checks the addresses Aliyun would otherwise reject late (or worse, accept and misroute). */
-export function checkAliyunAddresses(spec: ClusterSpec): void {
+export function checkAliyunAddresses(spec: Pick<ClusterSpec, "aliyun" | "nodes">): void {
   const a = spec.aliyun;
   if (!a) throw new Error("internal: aliyun checks without spec.aliyun");
   const vpc = parseCidr(a.vpcCidr);

@@ -5,12 +5,15 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as alicloud from "@pulumi/alicloud";
 import { ClusterSpec } from "../spec";
+
+/** What the Aliyun machines need from the cluster description. */
+export type AliyunSettings = Pick<ClusterSpec, "clusterName" | "nodes" | "ssh" | "aliyun">;
 import { Host } from "./host";
 import { securityGroupRules, checkAliyunAddresses, instanceName, ecsUserData } from "./aliyun-plan";
 import { sshConnection } from "./connection";
 
 export interface AliyunMachinesArgs {
-  readonly spec: ClusterSpec;
+  readonly spec: AliyunSettings;
   readonly privateKey: pulumi.Input<string>;
   readonly publicKey: pulumi.Input<string>;
 }
@@ -84,7 +87,7 @@ export class AliyunMachines extends pulumi.ComponentResource {
 
     this.hosts = spec.nodes.map((node) => {
       const instance = new alicloud.ecs.Instance(
-        `${node.name}-ecs`,
+        `${spec.clusterName}-${node.name}-ecs`,
         {
           instanceName: instanceName(spec.clusterName, node),
           hostName: node.name,

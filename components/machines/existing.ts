@@ -9,7 +9,7 @@ export function existingMachineId(node: NodeSpec): string {
   return `existing:${node.name}@${node.ip}`;
 }
 
-export function existingHosts(spec: ClusterSpec, privateKey: pulumi.Input<string>): Host[] {
+export function existingHosts(spec: Pick<ClusterSpec, "nodes" | "ssh">, privateKey: pulumi.Input<string>): Host[] {
   return spec.nodes.map((node) => ({
     name: node.name,
     role: node.role,

@@ -49,7 +49,7 @@ export function vmName(clusterName: string, node: NodeSpec): string {
 }
 
 /** NIC names inside the guest: the NAT NIC keeps enp0s3; the cluster NIC is the one Kubernetes uses. */
-export function guestNics(spec: ClusterSpec): { nat: string; cluster: string } {
+export function guestNics(spec: Pick<ClusterSpec, "kubernetes">): { nat: string; cluster: string } {
   return { nat: "enp0s3", cluster: spec.kubernetes.nic ?? "enp0s8" };
 }
 
@@ -79,7 +79,7 @@ function sizeFor(vb: VirtualBoxSpec, node: NodeSpec) {
   return node.role === "control-plane" ? vb.controlPlane : vb.worker;
 }
 
-export function vboxPlan(spec: ClusterSpec, node: NodeSpec, sshPublicKey: string): VboxPlan {
+export function vboxPlan(spec: Pick<ClusterSpec, "clusterName" | "ssh" | "kubernetes" | "virtualbox">, node: NodeSpec, sshPublicKey: string): VboxPlan {
   const vb = spec.virtualbox;
   if (!vb) throw new Error("internal: virtualbox plan without spec.virtualbox");
   const cidr = parseCidr(vb.hostOnlyCidr);

@@ -4,12 +4,15 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { ClusterSpec } from "../spec";
+
+/** What the VirtualBox machines need from the cluster description. */
+export type VirtualBoxSettings = Pick<ClusterSpec, "clusterName" | "nodes" | "ssh" | "kubernetes" | "virtualbox">;
 import { Host } from "./host";
 import { vboxPlan, VBOX_INTERPRETER } from "./virtualbox-plan";
 import { sshConnection } from "./connection";
 
 export interface VirtualBoxMachinesArgs {
-  readonly spec: ClusterSpec;
+  readonly spec: VirtualBoxSettings;
   readonly privateKey: pulumi.Input<string>;
   readonly publicKey: pulumi.Input<string>;
 }
@@ -40,7 +43,7 @@ export class VirtualBoxMachines extends pulumi.ComponentResource {
     this.hosts = spec.nodes.map((node) => {
       const plan = pulumi.output(args.publicKey).apply((key) => JSON.stringify(vboxPlan(spec, node, key), null, 1));
       const vm = new command.local.Command(
-        `${node.name}-vm`,
+        `${spec.clusterName}-${node.name}-vm`,
         {
           interpreter: [...VBOX_INTERPRETER],
           create: "create",

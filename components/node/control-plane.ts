@@ -4,10 +4,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import * as random from "@pulumi/random";
-import { ClusterSpec } from "../spec";
+import { ClusterSpec, NodeSpec } from "../spec";
 import { Host } from "../machines/host";
 import { remoteBash } from "./script";
-import { API_PORT, certSans, serverTlsBootstrap } from "./kubeadm-config";
+import { API_PORT, KubeadmSettings, certSans, serverTlsBootstrap } from "./kubeadm-config";
 import {
   TIMEOUTS,
   approveServingCertScript,
@@ -16,17 +16,21 @@ import {
   initScript,
   initStdin,
   kubeconfigScript,
-  nodeByName,
   parseCaCertHash,
   resetScript,
   rewriteKubeconfigServer,
 } from "./scripts";
 import { NodePrep, sshConnection, stepTimeout, withDependsOn } from "./node-prep";
 
+/** What the control plane needs from the cluster description: kubeadm settings, the SSH user, the node list (single-node taint). */
+export type ControlPlaneSettings = KubeadmSettings & Pick<ClusterSpec, "ssh" | "nodes">;
+
 export interface ControlPlaneArgs {
-  readonly spec: ClusterSpec;
   readonly host: Host;
+  /** The control-plane node: name, role, IP (and publicIp for existing hosts). */
+  readonly node: NodeSpec;
   readonly prep: NodePrep;
+  readonly settings: ControlPlaneSettings;
 }
 
 export class ControlPlane extends pulumi.ComponentResource {
@@ -44,8 +48,7 @@ export class ControlPlane extends pulumi.ComponentResource {
 
   constructor(name: string, args: ControlPlaneArgs, opts?: pulumi.ComponentResourceOptions) {
     super("kubeadm:node:ControlPlane", name, {}, opts);
-    const { spec, host, prep } = args;
-    const node = nodeByName(spec, host.name);
+    const { host, node, prep, settings: spec } = args;
     const connection = sshConnection(host);
     const publicAddress: pulumi.Output<string> = host.publicAddress ?? pulumi.output(node.publicIp ?? "");
     const first = withDependsOn([], opts?.dependsOn);

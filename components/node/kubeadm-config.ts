@@ -4,6 +4,10 @@
 // (lists of {name, value}) from 1.31.
 import * as yaml from "js-yaml";
 import { ClusterSpec, NodeSpec } from "../spec";
+
+/** What the kubeadm documents need from the cluster description. */
+export type KubeadmSettings = Pick<ClusterSpec, "kubernetes" | "mirrors" | "metricsServer">;
+type VersionOnly = Pick<ClusterSpec, "kubernetes">;
 import { kubeadmApiVersion } from "../versions";
 
 /**
@@ -28,7 +32,7 @@ export function extraArgs(minor: number, args: Readonly<Record<string, string>>)
 }
 
 /** "v1.30.12", or the placeholder the node fills in when only the minor was configured. */
-export function kubernetesVersionField(spec: ClusterSpec): string {
+export function kubernetesVersionField(spec: VersionOnly): string {
   const v = spec.kubernetes.version;
   return v.patch === undefined ? KUBEADM_VERSION_PLACEHOLDER : `v${v.raw}`;
 }
@@ -37,7 +41,7 @@ export function assertToken(token: string): void {
   if (!TOKEN_FORMAT.test(token)) throw new Error("bootstrap token must match [a-z0-9]{6}.[a-z0-9]{16}");
 }
 
-function nodeRegistration(spec: ClusterSpec, node: NodeSpec): KubeadmDocument {
+function nodeRegistration(spec: VersionOnly, node: NodeSpec): KubeadmDocument {
   return {
     name: node.name,
     criSocket: CRI_SOCKET,
@@ -47,7 +51,7 @@ function nodeRegistration(spec: ClusterSpec, node: NodeSpec): KubeadmDocument {
 }
 
 /** InitConfiguration: the pre-chosen bootstrap token, the advertise address and the node registration. */
-export function initConfiguration(spec: ClusterSpec, node: NodeSpec, token: string): KubeadmDocument {
+export function initConfiguration(spec: VersionOnly, node: NodeSpec, token: string): KubeadmDocument {
   assertToken(token);
   return {
     apiVersion: kubeadmApiVersion(spec.kubernetes.version.minor),
@@ -69,7 +73,7 @@ export function initConfiguration(spec: ClusterSpec, node: NodeSpec, token: stri
  * ClusterConfiguration. `certSans` are the API server's extra names (node IP, node name, public
  * address); pass [] for the image pre-pull config, which only needs version and repositories.
  */
-export function clusterConfiguration(spec: ClusterSpec, node: NodeSpec, certSans: readonly string[]): KubeadmDocument {
+export function clusterConfiguration(spec: Pick<ClusterSpec, "kubernetes" | "mirrors">, node: NodeSpec, certSans: readonly string[]): KubeadmDocument {
   const doc: KubeadmDocument = {
     apiVersion: kubeadmApiVersion(spec.kubernetes.version.minor),
     kind: "ClusterConfiguration",
@@ -89,12 +93,12 @@ export function clusterConfiguration(spec: ClusterSpec, node: NodeSpec, certSans
 }
 
 /** Whether kubelets request serving certificates signed by the cluster CA (metrics-server verifies them). */
-export function serverTlsBootstrap(spec: ClusterSpec): boolean {
+export function serverTlsBootstrap(spec: Pick<ClusterSpec, "metricsServer">): boolean {
   return !spec.metricsServer.kubeletInsecureTls;
 }
 
 /** KubeletConfiguration: systemd cgroups (containerd is configured the same way) and serving certs. */
-export function kubeletConfiguration(spec: ClusterSpec): KubeadmDocument {
+export function kubeletConfiguration(spec: Pick<ClusterSpec, "metricsServer">): KubeadmDocument {
   const doc: KubeadmDocument = {
     apiVersion: "kubelet.config.k8s.io/v1beta1",
     kind: "KubeletConfiguration",
@@ -106,7 +110,7 @@ export function kubeletConfiguration(spec: ClusterSpec): KubeadmDocument {
 
 /** JoinConfiguration for a worker: token discovery pinned to the CA hash. */
 export function joinConfiguration(
-  spec: ClusterSpec,
+  spec: VersionOnly,
   node: NodeSpec,
   token: string,
   caCertHash: string,
@@ -129,17 +133,17 @@ export function kubeadmYaml(docs: readonly KubeadmDocument[]): string {
 }
 
 /** The config `kubeadm init` reads (on stdin: it carries the token). */
-export function initConfigYaml(spec: ClusterSpec, node: NodeSpec, token: string, certSans: readonly string[]): string {
+export function initConfigYaml(spec: KubeadmSettings, node: NodeSpec, token: string, certSans: readonly string[]): string {
   return kubeadmYaml([initConfiguration(spec, node, token), clusterConfiguration(spec, node, certSans), kubeletConfiguration(spec)]);
 }
 
 /** The config `kubeadm join` reads (on stdin). */
-export function joinConfigYaml(spec: ClusterSpec, node: NodeSpec, token: string, caCertHash: string, endpoint: string): string {
+export function joinConfigYaml(spec: VersionOnly, node: NodeSpec, token: string, caCertHash: string, endpoint: string): string {
   return kubeadmYaml([joinConfiguration(spec, node, token, caCertHash, endpoint)]);
 }
 
 /** The token-free config for `kubeadm config images pull` during node prep. */
-export function imagePullConfigYaml(spec: ClusterSpec, node: NodeSpec): string {
+export function imagePullConfigYaml(spec: Pick<ClusterSpec, "kubernetes" | "mirrors">, node: NodeSpec): string {
   return kubeadmYaml([clusterConfiguration(spec, node, [])]);
 }
 

@@ -3,10 +3,10 @@
 // Also holds the small wiring helpers the other node components share.
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { ClusterSpec } from "../spec";
+import { NodeSpec } from "../spec";
 import { Host } from "../machines/host";
 import { remoteBash } from "./script";
-import { TIMEOUTS, hostsScript, nodeByName, prepScript } from "./scripts";
+import { PrepSettings, TIMEOUTS, hostsScript, prepScript } from "./scripts";
 
 /** The typed SSH connection for remote.Command, field by field (never a spread: PULUMI-NOTES §1.3). */
 export function sshConnection(host: Host): command.types.input.remote.ConnectionArgs {
@@ -38,8 +38,13 @@ export function withDependsOn(
 }
 
 export interface NodePrepArgs {
-  readonly spec: ClusterSpec;
   readonly host: Host;
+  /** This node: name, role, IP. */
+  readonly node: NodeSpec;
+  /** Every node of the cluster, for the /etc/hosts block. */
+  readonly clusterNodes: readonly NodeSpec[];
+  /** Versions, mirrors and add-on images the node is prepared for. */
+  readonly settings: PrepSettings;
 }
 
 export class NodePrep extends pulumi.ComponentResource {
@@ -49,8 +54,7 @@ export class NodePrep extends pulumi.ComponentResource {
 
   constructor(name: string, args: NodePrepArgs, opts?: pulumi.ComponentResourceOptions) {
     super("kubeadm:node:NodePrep", name, {}, opts);
-    const { spec, host } = args;
-    const node = nodeByName(spec, host.name);
+    const { host, node, settings } = args;
     const connection = sshConnection(host);
 
     // First command on a fresh machine: it also absorbs the wait for SSH (dialErrorLimit).
@@ -58,7 +62,7 @@ export class NodePrep extends pulumi.ComponentResource {
       `${name}-hosts`,
       {
         connection,
-        create: remoteBash(hostsScript(spec), TIMEOUTS.hosts),
+        create: remoteBash(hostsScript({ nodes: args.clusterNodes }), TIMEOUTS.hosts),
         // A recreated machine (same IP, same connection) must be prepared again.
         triggers: [host.machineId],
         addPreviousOutputInEnv: false,
@@ -71,7 +75,7 @@ export class NodePrep extends pulumi.ComponentResource {
       `${name}-prep`,
       {
         connection,
-        create: remoteBash(prepScript(spec, node), TIMEOUTS.prep),
+        create: remoteBash(prepScript(settings, node), TIMEOUTS.prep),
         triggers: [host.machineId],
         addPreviousOutputInEnv: false,
         logging: "stdoutAndStderr",

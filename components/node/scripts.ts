@@ -5,6 +5,7 @@ import { ClusterSpec, NodeSpec, controlPlaneNode, workerNodes } from "../spec";
 import { composeScript } from "./script";
 import { aptVersionPattern, needsExplicitCriTools, pauseTag } from "../versions";
 import {
+  KubeadmSettings,
   KUBEADM_VERSION_PLACEHOLDER,
   imagePullConfigYaml,
   initConfigYaml,
@@ -12,6 +13,9 @@ import {
 } from "./kubeadm-config";
 
 /** Seconds each step may take on the node (the remote `timeout`); the Pulumi customTimeouts add margin. */
+/** What node preparation needs from the cluster description (versions, mirrors, images to pre-pull). */
+export type PrepSettings = Pick<ClusterSpec, "kubernetes" | "mirrors" | "flannel">;
+
 export const TIMEOUTS = {
   prep: 3600,
   hosts: 60,
@@ -33,24 +37,24 @@ const API_WAIT = 180;
 const APPROVE_WAIT = 360;
 const DRAIN_WAIT = 180;
 
-export function nodeByName(spec: ClusterSpec, name: string): NodeSpec {
+export function nodeByName(spec: Pick<ClusterSpec, "nodes">, name: string): NodeSpec {
   const n = spec.nodes.find((x) => x.name === name);
   if (!n) throw new Error(`internal: node ${name} is not in the spec (nodes: ${spec.nodes.map((x) => x.name).join(", ")})`);
   return n;
 }
 
 /** containerd's sandbox image: the pause tag kubeadm of this minor expects, from the configured repository. */
-export function sandboxImage(spec: ClusterSpec): string {
+export function sandboxImage(spec: Pick<ClusterSpec, "kubernetes" | "mirrors">): string {
   return `${spec.mirrors.imageRepository}/pause:${pauseTag(spec.kubernetes.version.minor)}`;
 }
 
 /** The Kubernetes apt repository for the minor, e.g. https://pkgs.k8s.io/core:/stable:/v1.30/deb/. */
-export function aptRepo(spec: ClusterSpec): string {
+export function aptRepo(spec: Pick<ClusterSpec, "kubernetes" | "mirrors">): string {
   return `${spec.mirrors.aptBase}v${spec.kubernetes.version.minorVersion}/deb/`;
 }
 
 /** REGISTRY_MIRRORS header lines "registry mirror [mirror...]", sorted for a stable script text. */
-export function registryMirrorLines(spec: ClusterSpec): string {
+export function registryMirrorLines(spec: Pick<ClusterSpec, "mirrors">): string {
   return Object.keys(spec.mirrors.registryMirrors)
     .sort()
     .filter((r) => spec.mirrors.registryMirrors[r].length > 0)
@@ -63,7 +67,7 @@ export function registryMirrorLines(spec: ClusterSpec): string {
  * version placeholder is replaced on the node when only a minor was configured), and flannel's images
  * when flannel is enabled.
  */
-export function workerPrepullImages(spec: ClusterSpec): string[] {
+export function workerPrepullImages(spec: PrepSettings): string[] {
   const v = spec.kubernetes.version;
   const tag = v.patch === undefined ? KUBEADM_VERSION_PLACEHOLDER : `v${v.raw}`;
   const images = [sandboxImage(spec), `${spec.mirrors.imageRepository}/kube-proxy:${tag}`];
@@ -72,7 +76,7 @@ export function workerPrepullImages(spec: ClusterSpec): string[] {
 }
 
 /** The header of scripts/node/prep.sh for one node. */
-export function prepVars(spec: ClusterSpec, node: NodeSpec): Record<string, string> {
+export function prepVars(spec: PrepSettings, node: NodeSpec): Record<string, string> {
   const v = spec.kubernetes.version;
   const cp = node.role === "control-plane";
   return {
@@ -96,22 +100,22 @@ export function prepVars(spec: ClusterSpec, node: NodeSpec): Record<string, stri
 }
 
 /** Node preparation (every node): hostname, swap, modules, sysctls, containerd, kube packages, pre-pull. */
-export function prepScript(spec: ClusterSpec, node: NodeSpec): string {
-  return composeScript("node/prep.sh", prepVars(spec, node));
+export function prepScript(spec: PrepSettings, node: NodeSpec): string {
+  return composeScript("node/prep.sh", prepVars(spec, node), { tag: `prep ${node.name}`, logFd: 1 });
 }
 
 /** /etc/hosts block with every node of the spec (a separate command: it changes when nodes are added). */
-export function hostsScript(spec: ClusterSpec): string {
-  return composeScript("node/hosts.sh", { HOSTS_ENTRIES: spec.nodes.map((n) => `${n.ip} ${n.name}`).join("\n") });
+export function hostsScript(spec: Pick<ClusterSpec, "nodes">): string {
+  return composeScript("node/hosts.sh", { HOSTS_ENTRIES: spec.nodes.map((n) => `${n.ip} ${n.name}`).join("\n") }, { tag: "hosts", logFd: 1 });
 }
 
 /** Full reset (seed 000 问题4): a worker's delete, the control plane's delete, and half-done retries. */
-export function resetScript(spec: ClusterSpec, node: NodeSpec): string {
-  return composeScript("node/reset.sh", { ROLE: node.role, SSH_USER: spec.ssh.user });
+export function resetScript(spec: Pick<ClusterSpec, "ssh">, node: NodeSpec): string {
+  return composeScript("node/reset.sh", { ROLE: node.role, SSH_USER: spec.ssh.user }, { tag: `reset ${node.name}`, logFd: 1 });
 }
 
 /** kubeadm init (control plane); its config comes from initStdin on stdin. */
-export function initScript(spec: ClusterSpec, node: NodeSpec): string {
+export function initScript(spec: Pick<ClusterSpec, "ssh" | "nodes">, node: NodeSpec): string {
   return composeScript("node/init.sh", {
     NODE_NAME: node.name,
     NODE_IP: node.ip,
@@ -122,31 +126,31 @@ export function initScript(spec: ClusterSpec, node: NodeSpec): string {
     API_WAIT: String(API_WAIT),
     // Leaves room for the API waits and a reset before kubeadm init inside the outer bound.
     INIT_TIMEOUT: String(TIMEOUTS.init - API_WAIT * 2 - 300),
-  });
+  }, { tag: `init ${node.name}`, logFd: 2 });
 }
 
 /** stdin of the init command: the kubeadm config documents (they carry the token). */
-export function initStdin(spec: ClusterSpec, node: NodeSpec, token: string, certSans: string[]): string {
+export function initStdin(spec: KubeadmSettings, node: NodeSpec, token: string, certSans: string[]): string {
   return initConfigYaml(spec, node, token, certSans);
 }
 
 /** kubeadm join (worker); its JoinConfiguration comes from joinStdin on stdin. */
-export function joinScript(spec: ClusterSpec, node: NodeSpec): string {
+export function joinScript(spec: Pick<ClusterSpec, "ssh">, node: NodeSpec): string {
   return composeScript("node/join.sh", {
     NODE_NAME: node.name,
     RESET_SCRIPT: resetScript(spec, node),
     JOIN_TIMEOUT: String(Math.floor((TIMEOUTS.join - 120) / 2)),
-  });
+  }, { tag: `join ${node.name}`, logFd: 2 });
 }
 
 /** stdin of the join command. */
-export function joinStdin(spec: ClusterSpec, node: NodeSpec, token: string, caCertHash: string, endpoint: string): string {
+export function joinStdin(spec: Pick<ClusterSpec, "kubernetes">, node: NodeSpec, token: string, caCertHash: string, endpoint: string): string {
   return joinConfigYaml(spec, node, token, caCertHash, endpoint);
 }
 
 /** On the control plane: make sure the join token exists and has not expired (token on stdin). */
-export function tokenScript(spec: ClusterSpec): string {
-  return composeScript("node/token.sh", { TOKEN_TTL: spec.kubernetes.tokenTtl });
+export function tokenScript(spec: Pick<ClusterSpec, "kubernetes">): string {
+  return composeScript("node/token.sh", { TOKEN_TTL: spec.kubernetes.tokenTtl }, { tag: "token", logFd: 2 });
 }
 
 /** stdin of the token command: the token and a newline. */
@@ -156,12 +160,12 @@ export function tokenStdin(token: string): string {
 
 /** On the control plane: the discovery hash (hex) of the cluster CA. */
 export function caHashScript(): string {
-  return composeScript("node/ca-hash.sh", {});
+  return composeScript("node/ca-hash.sh", {}, { tag: "ca-hash", logFd: 2 });
 }
 
 /** On the control plane: prints admin.conf (secret stdout). */
 export function kubeconfigScript(): string {
-  return composeScript("node/kubeconfig.sh", {});
+  return composeScript("node/kubeconfig.sh", {}, { tag: "kubeconfig", logFd: 2 });
 }
 
 /** On the control plane: approve `node`'s kubelet serving certificate request after checking its names. */
@@ -170,12 +174,12 @@ export function approveServingCertScript(node: NodeSpec): string {
     NODE_NAME: node.name,
     NODE_IP: node.ip,
     APPROVE_TIMEOUT: String(APPROVE_WAIT),
-  });
+  }, { tag: `serving cert ${node.name}`, logFd: 2 });
 }
 
 /** On the control plane, when a worker is removed: drain and delete its Node object. */
 export function drainNodeScript(node: NodeSpec): string {
-  return composeScript("node/drain-node.sh", { NODE_NAME: node.name, DRAIN_TIMEOUT: String(DRAIN_WAIT) });
+  return composeScript("node/drain-node.sh", { NODE_NAME: node.name, DRAIN_TIMEOUT: String(DRAIN_WAIT) }, { tag: `remove node ${node.name}`, logFd: 2 });
 }
 
 /** Parses the ca-hash command's output into "sha256:<hex>", or throws a clear error. */

@@ -3,7 +3,7 @@
 // Scripts: scripts/node/token.sh, join.sh, approve-serving-cert.sh, drain-node.sh, reset.sh.
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { ClusterSpec } from "../spec";
+import { ClusterSpec, NodeSpec } from "../spec";
 import { Host } from "../machines/host";
 import { remoteBash } from "./script";
 import { serverTlsBootstrap } from "./kubeadm-config";
@@ -13,19 +13,34 @@ import {
   drainNodeScript,
   joinScript,
   joinStdin,
-  nodeByName,
   resetScript,
   tokenScript,
   tokenStdin,
 } from "./scripts";
 import { NodePrep, sshConnection, stepTimeout, withDependsOn } from "./node-prep";
-import { ControlPlane } from "./control-plane";
+
+/** What a worker needs from the cluster description: version and token TTL, SSH user, kubelet TLS mode. */
+export type WorkerSettings = Pick<ClusterSpec, "kubernetes" | "ssh" | "metricsServer">;
+
+/** What a worker joins: ControlPlane outputs and the host the token and drain steps run on. */
+export interface JoinInputs {
+  /** Bootstrap token (secret). */
+  readonly token: pulumi.Output<string>;
+  /** "sha256:<hex>" of the cluster CA. */
+  readonly caCertHash: pulumi.Output<string>;
+  /** "host:port" of the API server. */
+  readonly endpoint: pulumi.Output<string>;
+  /** The control-plane host (token and drain run there). */
+  readonly controlPlane: Host;
+}
 
 export interface WorkerArgs {
-  readonly spec: ClusterSpec;
   readonly host: Host;
+  /** The worker node: name, role, IP. */
+  readonly node: NodeSpec;
   readonly prep: NodePrep;
-  readonly controlPlane: ControlPlane;
+  readonly join: JoinInputs;
+  readonly settings: WorkerSettings;
 }
 
 export class Worker extends pulumi.ComponentResource {
@@ -35,10 +50,9 @@ export class Worker extends pulumi.ComponentResource {
 
   constructor(name: string, args: WorkerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("kubeadm:node:Worker", name, {}, opts);
-    const { spec, host, prep, controlPlane } = args;
-    const node = nodeByName(spec, host.name);
+    const { host, node, prep, join: controlPlane, settings: spec } = args;
     const connection = sshConnection(host);
-    const cpConnection = sshConnection(controlPlane.host);
+    const cpConnection = sshConnection(controlPlane.controlPlane);
     const secretOutputs = ["stdout", "stderr"];
     // A recreated machine, or a new cluster (a replaced control plane has a new CA), means this node must
     // be joined again: both replace the worker's commands (PULUMI-NOTES §1.1: triggers always replace).
@@ -50,7 +64,7 @@ export class Worker extends pulumi.ComponentResource {
       {
         connection: cpConnection,
         create: remoteBash(tokenScript(spec), TIMEOUTS.token),
-        stdin: pulumi.secret(controlPlane.joinToken.apply(tokenStdin)),
+        stdin: pulumi.secret(controlPlane.token.apply(tokenStdin)),
         triggers,
         addPreviousOutputInEnv: false,
         logging: "stderr",
@@ -72,7 +86,7 @@ export class Worker extends pulumi.ComponentResource {
         create: remoteBash(joinScript(spec, node), TIMEOUTS.join),
         stdin: pulumi.secret(
           pulumi
-            .all([controlPlane.joinToken, controlPlane.caCertHash, controlPlane.endpoint])
+            .all([controlPlane.token, controlPlane.caCertHash, controlPlane.endpoint])
             .apply(([t, hash, endpoint]) => joinStdin(spec, node, t, hash, endpoint)),
         ),
         delete: remoteBash(resetScript(spec, node), TIMEOUTS.reset),
@@ -109,7 +123,7 @@ export class Worker extends pulumi.ComponentResource {
         dependsOn: [join],
         deleteBeforeReplace: true,
         // When the whole cluster goes (control-plane VM deleted), draining is pointless.
-        deletedWith: controlPlane.host.machine,
+        deletedWith: controlPlane.controlPlane.machine,
         customTimeouts: { delete: stepTimeout(TIMEOUTS.drain) },
       },
     );

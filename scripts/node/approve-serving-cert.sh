@@ -6,15 +6,14 @@
 # Header variables:
 #   NODE_NAME NODE_IP
 #   APPROVE_TIMEOUT  seconds to wait for the request
-set -euo pipefail
+# shellcheck source=lib/prelude.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/prelude.sh"
 
 : "${NODE_NAME:?}" "${NODE_IP:?}" "${APPROVE_TIMEOUT:?}"
-export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:${PATH}"
 ADMIN=/etc/kubernetes/admin.conf
 REQUESTER="system:node:${NODE_NAME}"
 SIGNER=kubernetes.io/kubelet-serving
 say() { echo "==> [serving cert ${NODE_NAME}] $*" >&2; }
-fail() { echo "FAILED [serving cert ${NODE_NAME}]: $*" >&2; exit 1; }
 kc() { kubectl --kubeconfig "${ADMIN}" --request-timeout=15s "$@"; }
 epoch() { date -d "$1" +%s 2>/dev/null || echo 0; }
 

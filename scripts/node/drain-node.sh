@@ -5,10 +5,10 @@
 # Header variables:
 #   NODE_NAME      the worker
 #   DRAIN_TIMEOUT  seconds for kubectl drain
-set -euo pipefail
+# shellcheck source=lib/prelude.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/prelude.sh"
 
 : "${NODE_NAME:?}" "${DRAIN_TIMEOUT:?}"
-export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:${PATH}"
 ADMIN=/etc/kubernetes/admin.conf
 say() { echo "==> [remove node ${NODE_NAME}] $*" >&2; }
 kc() { kubectl --kubeconfig "${ADMIN}" --request-timeout=15s "$@"; }

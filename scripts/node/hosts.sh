@@ -5,7 +5,8 @@
 # command is all that re-runs there (not the whole node preparation).
 # Header variables:
 #   HOSTS_ENTRIES   lines "ip name"
-set -euo pipefail
+# shellcheck source=lib/prelude.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/prelude.sh"
 
 : "${HOSTS_ENTRIES:?}"
 BEGIN='# BEGIN kubeadm-cluster nodes (managed by pulumi; edits are overwritten)'

@@ -10,18 +10,11 @@
 #   VERSION_PLACEHOLDER  in the config, replaced by the installed kubeadm version (minor-only configs)
 #   RESET_SCRIPT         scripts/node/reset.sh with its header, run before retrying a half-done init
 #   API_WAIT INIT_TIMEOUT seconds
-set -euo pipefail
-set -o errtrace
+# shellcheck source=lib/prelude.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/prelude.sh"
 
 : "${NODE_NAME:?}" "${NODE_IP:?}" "${SSH_USER:?}" "${SINGLE_NODE:?}" "${VERSION_PLACEHOLDER:?}"
 : "${RESET_SCRIPT:?}" "${API_WAIT:?}" "${INIT_TIMEOUT:?}"
-export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:${PATH}"
-
-STEP="start"
-step() { STEP="$1"; echo "==> [init ${NODE_NAME}] ${STEP}" >&2; }
-log() { echo "    $*" >&2; }
-fail() { echo "FAILED [init ${NODE_NAME}] ${STEP}: $*" >&2; exit 1; }
-trap 'echo "FAILED [init ${NODE_NAME}] step \"${STEP}\" (line ${LINENO}, exit $?)" >&2' ERR
 # kubeadm prints the token ("Using token: ...", the join command): mask it in everything we show.
 redact() { sed -E 's/[a-z0-9]{6}\.[a-z0-9]{16}/<bootstrap-token>/g'; }
 

@@ -7,17 +7,10 @@
 #   NODE_NAME
 #   RESET_SCRIPT   scripts/node/reset.sh with its header
 #   JOIN_TIMEOUT   seconds
-set -euo pipefail
-set -o errtrace
+# shellcheck source=lib/prelude.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/prelude.sh"
 
 : "${NODE_NAME:?}" "${RESET_SCRIPT:?}" "${JOIN_TIMEOUT:?}"
-export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:${PATH}"
-
-STEP="start"
-step() { STEP="$1"; echo "==> [join ${NODE_NAME}] ${STEP}" >&2; }
-log() { echo "    $*" >&2; }
-fail() { echo "FAILED [join ${NODE_NAME}] ${STEP}: $*" >&2; exit 1; }
-trap 'echo "FAILED [join ${NODE_NAME}] step \"${STEP}\" (line ${LINENO}, exit $?)" >&2' ERR
 redact() { sed -E 's/[a-z0-9]{6}\.[a-z0-9]{16}/<bootstrap-token>/g'; }
 
 step "read join configuration from stdin"

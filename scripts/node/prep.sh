@@ -15,8 +15,8 @@
 #   VERSION_PLACEHOLDER                    replaced by the installed kubeadm version when K8S_VERSION is empty
 #   CLOUD_INIT_TIMEOUT APT_LOCK_TIMEOUT   seconds
 #   PULL_TIMEOUT                           seconds for the whole image pre-pull
-set -euo pipefail
-set -o errtrace
+# shellcheck source=lib/prelude.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/prelude.sh"
 
 : "${NODE_NAME:?}" "${NODE_IP:?}" "${ROLE:?}" "${K8S_MINOR:?}" "${APT_BASE:?}" "${APT_VERSION_PATTERN:?}"
 : "${INSTALL_CRI_TOOLS:?}" "${SANDBOX_IMAGE:?}" "${VERSION_PLACEHOLDER:?}"
@@ -27,15 +27,7 @@ PULL_CONFIG="${PULL_CONFIG:-}"
 PREPULL_IMAGES="${PREPULL_IMAGES:-}"
 
 export DEBIAN_FRONTEND=noninteractive
-export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:${PATH}"
 umask 022
-
-STEP="start"
-step() { STEP="$1"; echo "==> [prep ${NODE_NAME}] ${STEP}"; }
-log() { echo "    $*"; }
-warn() { echo "WARNING [prep ${NODE_NAME}] ${STEP}: $*" >&2; }
-fail() { echo "FAILED [prep ${NODE_NAME}] ${STEP}: $*" >&2; exit 1; }
-trap 'echo "FAILED [prep ${NODE_NAME}] step \"${STEP}\" (line ${LINENO}, exit $?)" >&2' ERR
 
 TMPDIR_PREP="$(mktemp -d)"
 trap 'rm -rf "${TMPDIR_PREP}"' EXIT

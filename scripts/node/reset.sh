@@ -7,10 +7,10 @@
 # Header variables:
 #   ROLE       control-plane | worker (the control plane also loses /var/lib/etcd and the user's ~/.kube)
 #   SSH_USER   the user whose ~/.kube/config init wrote
-set -euo pipefail
+# shellcheck source=lib/prelude.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/prelude.sh"
 
 : "${ROLE:?}" "${SSH_USER:?}"
-export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:${PATH}"
 
 say() { echo "==> [reset] $*"; }
 try() {

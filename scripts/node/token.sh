@@ -4,12 +4,11 @@
 # `kubeadm init` (whose token had a TTL) still joins. Prints nothing that contains the token.
 # Header variables:
 #   TOKEN_TTL   e.g. "24h"; "0" = never expires
-set -euo pipefail
+# shellcheck source=lib/prelude.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/prelude.sh"
 
 : "${TOKEN_TTL:?}"
-export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:${PATH}"
 export KUBECONFIG=/etc/kubernetes/admin.conf
-fail() { echo "FAILED [token]: $*" >&2; exit 1; }
 
 IFS= read -r TOKEN || true
 [[ "${TOKEN}" =~ ^[a-z0-9]{6}\.[a-z0-9]{16}$ ]] || fail "stdin does not carry a bootstrap token of the form [a-z0-9]{6}.[a-z0-9]{16}"

@@ -6,6 +6,7 @@ import { LOCAL_COMMAND, NodeInfo, RenderModel, isCommand } from "./model";
 import { UnwrappedCommand, unwrapCommand } from "./scripts";
 import { shellQuote } from "../../components/node/script";
 import { StepInfo, splitCommandName, stepInfo } from "./steps";
+import { CLUSTER_TYPE } from "../../components/cluster/v1-urns";
 
 export interface Step {
   readonly resource: RecordedResource;
@@ -78,11 +79,12 @@ export function planSteps(model: Pick<RenderModel, "resources" | "nodes">): Step
   // Where a secret stdin's secret comes from: generated random values (the token) kept in the state.
   const isSource = (name: string): boolean => (typeOf.get(name) ?? "").startsWith("random:");
   const groups = new Map<string, Step[]>();
+  const clusterPrefixes = model.resources.filter((r) => r.type === CLUSTER_TYPE).map((r) => r.name);
   for (const n of model.nodes) groups.set(n.name, []);
   groups.set("", []);
   for (const name of graph.order) {
     const r = byNameCmd.get(name) as RecordedResource;
-    const split = splitCommandName(name, model.nodes as NodeInfo[]);
+    const split = splitCommandName(name, model.nodes as NodeInfo[], clusterPrefixes);
     const key = split?.node ?? "";
     const list = groups.get(key) as Step[];
     const index = list.length + 1;

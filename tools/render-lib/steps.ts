@@ -27,10 +27,13 @@ const STEPS: readonly (readonly [RegExp, StepInfo])[] = [
 ];
 
 /** Splits `<node>-<step>` using the longest matching node name; undefined when no node matches. */
-export function splitCommandName(name: string, nodes: readonly Pick<NodeInfo, "name">[]): { node: string; step: string } | undefined {
+export function splitCommandName(name: string, nodes: readonly Pick<NodeInfo, "name">[], clusterPrefixes: readonly string[] = []): { node: string; step: string } | undefined {
+  // Resources inside a KubeadmCluster are named `<clusterName>-<node>-<step>`.
+  const prefix = clusterPrefixes.find((p) => name.startsWith(`${p}-`));
+  const rest = prefix === undefined ? name : name.slice(prefix.length + 1);
   let best: string | undefined;
-  for (const n of nodes) if (name.startsWith(`${n.name}-`) && (!best || n.name.length > best.length)) best = n.name;
-  return best === undefined ? undefined : { node: best, step: name.slice(best.length + 1) };
+  for (const n of nodes) if (rest.startsWith(`${n.name}-`) && (!best || n.name.length > best.length)) best = n.name;
+  return best === undefined ? undefined : { node: best, step: rest.slice(best.length + 1) };
 }
 
 /** The first comment line of a script's body (after the generated header): scripts open with what they do. */

@@ -1,6 +1,9 @@
 // The demo workload of seed runbook 002 (Q4 Pod, Q7 Deployment, Q9 Service, Q12/Q13 HPA) as plain
 // objects, every value from spec.demo.
 import { ClusterSpec, DemoSpec } from "../../spec";
+
+/** What the demo workload needs from the cluster description. */
+export type DemoSettings = Pick<ClusterSpec, "demo">;
 import { AddonObject, DeploymentObject, HorizontalPodAutoscalerObject, K8sObject, NamespaceObject, PodObject, ServiceObject } from "./types";
 import type * as k8s from "@pulumi/kubernetes";
 
@@ -60,7 +63,7 @@ export interface DemoManifest {
   readonly hpa: HorizontalPodAutoscalerObject;
 }
 
-export function demoManifest(spec: ClusterSpec): DemoManifest {
+export function demoManifest(spec: DemoSettings): DemoManifest {
   const d = spec.demo;
   const ns = d.namespace;
   const namespace: NamespaceObject | undefined = BUILTIN_NAMESPACES.has(ns) ? undefined : { apiVersion: "v1", kind: "Namespace", metadata: { name: ns } };
@@ -111,13 +114,13 @@ export function demoManifest(spec: ClusterSpec): DemoManifest {
 }
 
 /** In apply order. [] when the demo is disabled. */
-export function demoAddonObjects(spec: ClusterSpec): AddonObject[] {
+export function demoAddonObjects(spec: DemoSettings): AddonObject[] {
   if (!spec.demo.enabled) return [];
   const m = demoManifest(spec);
   return [...(m.namespace ? [m.namespace] : []), m.pod, m.deployment, m.service, m.hpa];
 }
 
 /** For the offline renderer: the demo objects `pulumi up` applies ([] when disabled). */
-export function demoObjects(spec: ClusterSpec): K8sObject[] {
+export function demoObjects(spec: DemoSettings): K8sObject[] {
   return demoAddonObjects(spec);
 }

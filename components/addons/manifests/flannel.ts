@@ -2,6 +2,9 @@
 // FACTS §3), with the pod CIDR, backend, images and interface taken from the ClusterSpec instead of
 // hand-editing a downloaded file (which users behind the Great Firewall cannot fetch anyway).
 import { ClusterSpec } from "../../spec";
+
+/** What flannel needs from the cluster description. */
+export type FlannelSettings = Pick<ClusterSpec, "flannel" | "kubernetes">;
 import {
   AddonObject,
   ClusterRoleBindingObject,
@@ -35,7 +38,7 @@ export function flannelCniConf(): string {
  * flanneld's network config. `Network` must equal kubeadm's podSubnet: flannel hands each node a
  * slice of it, and kube-controller-manager allocates node podCIDRs from the same range.
  */
-export function flannelNetConf(spec: ClusterSpec): string {
+export function flannelNetConf(spec: FlannelSettings): string {
   const conf = { Network: spec.kubernetes.podSubnet, EnableNFTables: false, Backend: { Type: spec.flannel.backend } };
   return JSON.stringify(conf, null, 2) + "\n";
 }
@@ -45,7 +48,7 @@ export function flannelNetConf(spec: ClusterSpec): string {
  * route is the NAT NIC, which has 10.0.2.15 on every VM, so without it every node would advertise
  * the same public IP and cross-node pod traffic would go nowhere (flannel troubleshooting.md).
  */
-export function flanneldArgs(spec: ClusterSpec): string[] {
+export function flanneldArgs(spec: FlannelSettings): string[] {
   const args = ["--ip-masq", "--kube-subnet-mgr", `--healthz-port=${HEALTHZ_PORT}`];
   if (spec.kubernetes.nic) args.push(`--iface=${spec.kubernetes.nic}`);
   return args;
@@ -61,7 +64,7 @@ export interface FlannelManifest {
 }
 
 /** The flannel objects, by role (the component needs the DaemonSet for `ready`). */
-export function flannelManifest(spec: ClusterSpec): FlannelManifest {
+export function flannelManifest(spec: FlannelSettings): FlannelManifest {
   const labels = { "k8s-app": NAME };
   const nodeLabels = { tier: "node", app: NAME };
   const namespace: NamespaceObject = {
@@ -177,13 +180,13 @@ export function flannelManifest(spec: ClusterSpec): FlannelManifest {
 }
 
 /** In apply order (namespace first, DaemonSet last). */
-export function flannelAddonObjects(spec: ClusterSpec): AddonObject[] {
+export function flannelAddonObjects(spec: FlannelSettings): AddonObject[] {
   if (!spec.flannel.enabled) return [];
   const m = flannelManifest(spec);
   return [m.namespace, m.clusterRole, m.clusterRoleBinding, m.serviceAccount, m.configMap, m.daemonSet];
 }
 
 /** For the offline renderer: the objects `pulumi up` applies for flannel ([] when disabled). */
-export function flannelObjects(spec: ClusterSpec): K8sObject[] {
+export function flannelObjects(spec: FlannelSettings): K8sObject[] {
   return flannelAddonObjects(spec);
 }

@@ -2,6 +2,9 @@
 // manifests/base + the release overlay, which adds `k8s-app: metrics-server` to every object and
 // selector), for v0.7.x and v0.8.x (FACTS §4; reference manifests v0.7.2 and v0.8.1).
 import { ClusterSpec } from "../../spec";
+
+/** What metrics-server needs from the cluster description. */
+export type MetricsServerSettings = Pick<ClusterSpec, "metricsServer">;
 import {
   AddonObject,
   APIServiceObject,
@@ -50,7 +53,7 @@ export function serviceHasAppProtocol(r: MetricsServerRelease): boolean {
  * default the kubelets get CA-signed serving certificates (serverTLSBootstrap + approved CSRs), so
  * metrics-server can verify them; the insecure flag (the seed runbook's shortcut) is for labs only.
  */
-export function metricsServerArgs(spec: ClusterSpec): string[] {
+export function metricsServerArgs(spec: MetricsServerSettings): string[] {
   return [
     "--cert-dir=/tmp",
     "--secure-port=10250",
@@ -73,7 +76,7 @@ export interface MetricsServerManifest {
   readonly apiService: APIServiceObject;
 }
 
-export function metricsServerManifest(spec: ClusterSpec): MetricsServerManifest {
+export function metricsServerManifest(spec: MetricsServerSettings): MetricsServerManifest {
   const release = parseMetricsServerVersion(spec.metricsServer.version);
   const ns = METRICS_SERVER_NAMESPACE;
   const subjects = [{ kind: "ServiceAccount", name: NAME, namespace: ns }];
@@ -208,13 +211,13 @@ export function metricsServerManifest(spec: ClusterSpec): MetricsServerManifest 
 }
 
 /** In the order of the released components.yaml (and `kubectl apply` output in the seed runbook). */
-export function metricsServerAddonObjects(spec: ClusterSpec): AddonObject[] {
+export function metricsServerAddonObjects(spec: MetricsServerSettings): AddonObject[] {
   if (!spec.metricsServer.enabled) return [];
   const m = metricsServerManifest(spec);
   return [m.serviceAccount, m.aggregatedReader, m.clusterRole, m.authReader, m.authDelegator, m.clusterRoleBinding, m.service, m.deployment, m.apiService];
 }
 
 /** For the offline renderer: the objects `pulumi up` applies for metrics-server ([] when disabled). */
-export function metricsServerObjects(spec: ClusterSpec): K8sObject[] {
+export function metricsServerObjects(spec: MetricsServerSettings): K8sObject[] {
   return metricsServerAddonObjects(spec);
 }
