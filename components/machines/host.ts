@@ -30,4 +30,10 @@ export interface Host {
   readonly machineId: pulumi.Output<string>;
   /** The resource whose deletion makes SSH cleanup pointless (`deletedWith`). Undefined for existing hosts. */
   readonly machine?: pulumi.Resource;
+  /**
+   * The machine's SSH host public key ("ecdsa-sha2-nistp256 AAAA..."), pinned in every connection, or
+   * undefined when it is not known (a machine created before keys were pinned, an existing host without
+   * nodes[].hostKey): then the connection accepts any host key, as OpenSSH's StrictHostKeyChecking=no.
+   */
+  readonly hostKey?: pulumi.Output<string | undefined>;
 }
