@@ -14,3 +14,4 @@ export { Worker, WorkerArgs, WorkerSettings, JoinInputs } from "./node/worker";
 export { Flannel, FlannelArgs } from "./addons/flannel";
 export { MetricsServer, MetricsServerArgs } from "./addons/metrics-server";
 export { DemoApp, DemoAppArgs } from "./addons/demo-app";
+export { KubeletCsrApprover, KubeletCsrApproverArgs } from "./addons/csr-approver";

@@ -72,3 +72,24 @@ export function mustParseCidr(text: string): Cidr {
   if (!r.ok) throw new Error(`internal: bad CIDR constant ${text}: ${r.reason}`);
   return r.cidr;
 }
+
+/**
+ * IPv4 ranges no administrator's traffic comes from (IANA special-purpose registry, RFC 6890): a
+ * security group opened only to them opens SSH to nobody, and every dial times out after the
+ * machines were already paid for. Documentation (RFC 5737) is the classic copy-paste from examples.
+ */
+export const UNROUTABLE_SOURCES: readonly { readonly cidr: Cidr; readonly what: string }[] = [
+  ["192.0.2.0/24", "the documentation range TEST-NET-1 (RFC 5737)"],
+  ["198.51.100.0/24", "the documentation range TEST-NET-2 (RFC 5737)"],
+  ["203.0.113.0/24", "the documentation range TEST-NET-3 (RFC 5737)"],
+  ["0.0.0.0/8", "'this network' (RFC 791), not a source address"],
+  ["127.0.0.0/8", "loopback (RFC 1122)"],
+  ["169.254.0.0/16", "link-local (RFC 3927)"],
+  ["224.0.0.0/4", "multicast (RFC 5771)"],
+  ["240.0.0.0/4", "reserved (RFC 1112)"],
+].map(([c, what]) => ({ cidr: mustParseCidr(c), what }));
+
+/** The special range `c` lies in (only whole-range containment counts: a /8 around one is routable). */
+export function unroutableSource(c: Cidr): string | undefined {
+  return UNROUTABLE_SOURCES.find((u) => c.prefix > 0 && cidrContainsCidr(u.cidr, c))?.what;
+}

@@ -19,6 +19,8 @@ export interface NodeSpec {
   readonly sshPort?: number;
   /** existing hosts only: a public address to add to the API server certSANs and the kubeconfig. */
   readonly publicIp?: string;
+  /** existing hosts only: the host's SSH public key ("<type> <base64>"), pinned in every connection. */
+  readonly hostKey?: string;
 }
 
 export interface SshSpec {
@@ -44,6 +46,11 @@ export interface KubernetesSpec {
   readonly nic?: string;
   /** Bootstrap token TTL used when (re)creating the join token, e.g. "24h" or "0" (never expires). */
   readonly tokenTtl: string;
+  /**
+   * Any label (e.g. "2027-06"); when it changes, the next `pulumi up` renews the control plane's
+   * certificates and re-reads the kubeconfig. Undefined: never renewed by the program.
+   */
+  readonly certificateRenewal?: string;
 }
 
 export interface MirrorSpec {
@@ -77,6 +84,12 @@ export interface MetricsServerSpec {
   readonly image: string;
   /** true = pass --kubelet-insecure-tls (labs only); false = kubelet serverTLSBootstrap + CSR approval. */
   readonly kubeletInsecureTls: boolean;
+}
+
+/** postfinance/kubelet-csr-approver: approves kubelet serving certificate renewals in the cluster. */
+export interface CsrApproverSpec {
+  readonly enabled: boolean;
+  readonly image: string;
 }
 
 export interface HpaSpec {
@@ -147,6 +160,16 @@ export interface AliyunSpec {
   readonly internetChargeType: "PayByTraffic" | "PayByBandwidth";
   readonly instanceChargeType: "PostPaid" | "PrePaid";
   readonly spotStrategy: "NoSpot" | "SpotAsPriceGo";
+  /** Name of the key pair; undefined = derived from the key's fingerprint. */
+  readonly keyPairName?: string;
+}
+
+/** What `pulumi destroy` undoes on machines the program did not create (provider existing). */
+export interface ExistingSpec {
+  /** Purge kubelet, kubeadm, kubectl, cri-tools, kubernetes-cni and the packages prep installed. */
+  readonly removeKubePackages: boolean;
+  /** Turn swap back on (the fstab lines prep commented out). */
+  readonly restoreSwap: boolean;
 }
 
 export interface ClusterSpec {
@@ -160,11 +183,14 @@ export interface ClusterSpec {
   readonly mirrors: MirrorSpec;
   readonly flannel: FlannelSpec;
   readonly metricsServer: MetricsServerSpec;
+  readonly kubeletCsrApprover: CsrApproverSpec;
   readonly demo: DemoSpec;
   /** Present iff provider = virtualbox. */
   readonly virtualbox?: VirtualBoxSpec;
   /** Present iff provider = aliyun. */
   readonly aliyun?: AliyunSpec;
+  /** Present iff provider = existing. */
+  readonly existing?: ExistingSpec;
 }
 
 export function controlPlaneNode(spec: Pick<ClusterSpec, "nodes">): NodeSpec {

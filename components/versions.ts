@@ -65,6 +65,13 @@ export function metricsServerVersion(minor: number): string {
   return "v0.8.1"; // 0.8.x supports 1.31+ incl. 1.34/1.35; 0.9.0 is newer but 0.8.1 is the tested manifest
 }
 
+/**
+ * postfinance/kubelet-csr-approver release: the gh-pages Helm index lists chart 1.2.15 / appVersion
+ * v1.2.15 (2026-09-02) as the newest; image on ghcr.io (also docker.io/postfinance).
+ */
+export const CSR_APPROVER_VERSION = "v1.2.15";
+export const CSR_APPROVER_IMAGE = `ghcr.io/postfinance/kubelet-csr-approver:${CSR_APPROVER_VERSION}`;
+
 /** Flannel release and its CNI plugin image tag [reference/README.md: v0.28.9]. */
 export const FLANNEL_VERSION = "v0.28.9";
 export const FLANNEL_CNI_PLUGIN_VERSION = "v1.9.1-flannel3";

@@ -2,6 +2,7 @@
 // resource goes to the cluster's provider (never a default provider / the user's kubectl context),
 // what is registered is exactly what the schema tests validated, and the demo waits for flannel and
 // metrics-server through dependencies.
+import { metadataFor } from "../components/addons/k8s-resources";
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { Flannel } from "../components/addons/flannel";
@@ -68,7 +69,10 @@ describe("add-on components under mocks", () => {
     for (const { component, o } of expected()) {
       const r = byName(recs, resourceName(component, o));
       expect(r.type).toBe(`kubernetes:${o.apiVersion.includes("/") ? o.apiVersion : `core/${o.apiVersion}`}:${o.kind}`);
-      expect(r.inputs).toEqual(plain(o));
+      // Workloads carry background deletion (k8s-resources.ts metadataFor); everything else is the object as built.
+      expect(r.inputs).toEqual(plain({ ...o, metadata: metadataFor(o) }));
+      const annotations = (r.inputs.metadata as { annotations?: Record<string, string> }).annotations ?? {};
+      expect(annotations["pulumi.com/deletionPropagationPolicy"]).toBe(o.kind === "DaemonSet" || o.kind === "Deployment" ? "background" : undefined);
     }
   });
 

@@ -6,11 +6,12 @@ import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
 import {
-  CONFIG_KEYS, ENCRYPTED_PLACEHOLDER, buildClusterSpec, buildClusterSpecTraced, pulumiConfigMapFromStackFile, rawConfigFromStackFile,
+  CONFIG_KEYS, ConfigError, ENCRYPTED_PLACEHOLDER, buildClusterSpec, buildClusterSpecTraced, pulumiConfigMapFromStackFile, rawConfigFromStackFile,
   stackFileSecretKeys,
 } from "../components/config";
 import { ClusterSpec } from "../components/spec";
 import { TEST_PRIVATE_KEY, aliyunSpec, devSpec } from "./fixtures";
+import { RENDER_ADMIN_CIDR, substitutePlaceholders } from "../tools/render-lib/placeholders";
 
 const ROOT = path.join(__dirname, "..");
 const DEV = path.join(ROOT, "Pulumi.dev.yaml");
@@ -45,7 +46,30 @@ describe("Pulumi.dev.yaml", () => {
 });
 
 describe("Pulumi.aliyun.yaml", () => {
-  const spec = buildClusterSpec(rawConfigFromStackFile(ALIYUN));
+  /** The stack file as the render reads it: its CHANGE-ME placeholders replaced by stand-ins. */
+  const rendered = (): Record<string, unknown> => {
+    const raw = rawConfigFromStackFile(ALIYUN) as Record<string, unknown>;
+    const asStrings = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]));
+    const sub = substitutePlaceholders(asStrings).config;
+    return Object.fromEntries(Object.entries(sub).map(([k, v]) => [k, k in raw && typeof raw[k] !== "string" ? JSON.parse(v) : v]));
+  };
+  const spec = buildClusterSpec(rendered());
+
+  test("as committed, `pulumi up` refuses it until the user sets their address and image namespace (and nothing else)", () => {
+    let err: ConfigError | undefined;
+    try {
+      buildClusterSpec(rawConfigFromStackFile(ALIYUN));
+    } catch (e) {
+      err = e as ConfigError;
+    }
+    expect(err?.problems.map((p) => p.split(" = ")[0])).toEqual([
+      "kubeadm-cluster:aliyun.adminCidr",
+      "kubeadm-cluster:kubeletCsrApprover.image",
+      "kubeadm-cluster:demo.fileserverImage",
+      "kubeadm-cluster:demo.downloaderImage",
+    ]);
+    for (const p of err?.problems ?? []) expect(p).toMatch(/placeholder; replace CHANGE-ME/);
+  });
 
   test("reproduces the seed Aliyun runbook", () => {
     expect(spec.provider).toBe("aliyun");
@@ -56,7 +80,7 @@ describe("Pulumi.aliyun.yaml", () => {
     expect(spec.mirrors.imageRepository).toBe("registry.aliyuncs.com/google_containers");
     expect(spec.mirrors.aptBase).toBe("https://mirrors.aliyun.com/kubernetes-new/core/stable/");
     expect(spec.aliyun?.region).toBe("cn-hangzhou");
-    expect(spec.aliyun?.adminCidr).toBe("203.0.113.0/24"); // documentation range (RFC 5737) placeholder
+    expect(spec.aliyun?.adminCidr).toBe(RENDER_ADMIN_CIDR); // the render's stand-in for CHANGE-ME/32
     expect(spec.ssh.privateKey).toBeUndefined();
   });
 

@@ -27,7 +27,7 @@ function aliyunRaw(): Obj {
       { name: "k8s-worker", role: "worker", ip: "172.16.1.20" },
     ],
     kubernetes: { version: "1.28" },
-    aliyun: { adminCidr: "203.0.113.7/32" },
+    aliyun: { adminCidr: "1.2.3.4/32" },
   };
 }
 
@@ -125,7 +125,7 @@ describe("valid configs and defaults", () => {
     expect(s.virtualbox).toBeUndefined();
     expect(s.aliyun).toEqual({
       region: "cn-hangzhou", instanceType: "ecs.c7.large", imageNameRegex: "^ubuntu_22_04_x64_20G_alibase_",
-      vpcCidr: "172.16.0.0/16", vswitchCidr: "172.16.1.0/24", adminCidr: "203.0.113.7/32",
+      vpcCidr: "172.16.0.0/16", vswitchCidr: "172.16.1.0/24", adminCidr: "1.2.3.4/32",
       systemDiskCategory: "cloud_essd", systemDiskSizeGb: 40, internetMaxBandwidthOut: 10,
       internetChargeType: "PayByTraffic", instanceChargeType: "PostPaid", spotStrategy: "NoSpot",
     });
@@ -174,8 +174,13 @@ describe("valid configs and defaults", () => {
     expect(buildClusterSpec(withKey(vbRaw(), "kubernetes.version", "1.30.12")).kubernetes.version).toMatchObject({ minor: 30, patch: 12, raw: "1.30.12" });
   });
 
-  test("china profile: Aliyun apt and registry, DaoCloud mirrors, add-on images on the mirror hosts, demo names kept", () => {
-    const s = buildClusterSpec(withKey(vbRaw(), "mirrors", { profile: "china" }));
+  /** What a China user sets: copies of the images DaoCloud does not mirror, in their own ACR namespace. */
+  const ACR = "registry.cn-hangzhou.aliyuncs.com/my-ns";
+  const chinaImages = (raw: Obj): Obj =>
+    withKey(withKey(withKey(raw, "demo.fileserverImage", `${ACR}/fileserver:latest`), "demo.downloaderImage", `${ACR}/downloader:latest`), "kubeletCsrApprover.image", `${ACR}/kubelet-csr-approver:v1.2.15`);
+
+  test("china profile: Aliyun apt and registry, DaoCloud mirrors, add-on images on the mirror hosts (flannel from Docker Hub's copy)", () => {
+    const s = buildClusterSpec(chinaImages(withKey(vbRaw(), "mirrors", { profile: "china" })));
     expect(s.mirrors.aptBase).toBe("https://mirrors.aliyun.com/kubernetes-new/core/stable/");
     expect(s.mirrors.imageRepository).toBe("registry.aliyuncs.com/google_containers");
     expect(s.mirrors.registryMirrors).toEqual({
@@ -184,21 +189,36 @@ describe("valid configs and defaults", () => {
       "registry.k8s.io": ["https://k8s.m.daocloud.io"],
       "quay.io": ["https://quay.m.daocloud.io"],
     });
-    expect(s.flannel.image).toBe("ghcr.m.daocloud.io/flannel-io/flannel:v0.28.9");
-    expect(s.flannel.cniPluginImage).toBe("ghcr.m.daocloud.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel3");
+    // ghcr.io/flannel-io is not on DaoCloud's allow list; docker.io/flannel/* is.
+    expect(s.flannel.image).toBe("docker.m.daocloud.io/flannel/flannel:v0.28.9");
+    expect(s.flannel.cniPluginImage).toBe("docker.m.daocloud.io/flannel/flannel-cni-plugin:v1.9.1-flannel3");
     expect(s.metricsServer.image).toBe("k8s.m.daocloud.io/metrics-server/metrics-server:v0.7.2");
-    expect(s.demo.fileserverImage).toBe("docker.io/7143192/fileserver:latest");
+    expect(s.demo.fileserverImage).toBe(`${ACR}/fileserver:latest`);
     expect(s.demo.loadImage).toBe("docker.io/library/busybox:1.36");
   });
 
+  test("china profile: images its mirrors cannot serve are refused before anything is created, naming the key and the fix", () => {
+    const raw = withKey(vbRaw(), "mirrors", { profile: "china" });
+    const problems = problemsOf(raw);
+    expect(problems).toEqual([
+      expect.stringMatching(/^kubeadm-cluster:kubeletCsrApprover\.image = "ghcr\.io\/postfinance\/kubelet-csr-approver:v1\.2\.15": cannot be pulled with mirrors\.profile "china": .*not on DaoCloud's mirror allow list.*your own Aliyun Container Registry namespace/),
+      expect.stringMatching(/^kubeadm-cluster:demo\.fileserverImage = "docker\.io\/7143192\/fileserver:latest": cannot be pulled/),
+      expect.stringMatching(/^kubeadm-cluster:demo\.downloaderImage = "docker\.io\/7143192\/downloader:latest": cannot be pulled/),
+    ]);
+    // Disabled add-ons are not pulled, so they are not checked.
+    expect(problemsOf(withKey(withKey(raw, "demo.enabled", false), "kubeletCsrApprover.enabled", false))).toEqual([]);
+    // An image from a registry the user mirrors themselves is trusted (busybox via mirror.example.cn here).
+    expect(problemsOf(withKey(chinaImages(raw), "mirrors.registryMirrors", { "docker.io": ["https://mirror.example.cn"] }))).toEqual([]);
+  });
+
   test("explicit mirror keys override the profile; registryMirrors replaces the profile's map", () => {
-    const s = buildClusterSpec(withKey(vbRaw(), "mirrors", {
+    const s = buildClusterSpec(chinaImages(withKey(vbRaw(), "mirrors", {
       profile: "china",
       aptBase: "file:///srv/apt/",
       imageRepository: "registry.example.com:5000/k8s",
       dnsImageRepository: "registry.example.com:5000/k8s/coredns",
       registryMirrors: { "docker.io": ["https://mirror.example.com", "https://docker.m.daocloud.io"] },
-    }));
+    })));
     expect(s.mirrors).toEqual({
       profile: "china",
       aptBase: "file:///srv/apt/",
@@ -527,7 +547,7 @@ describe("problems: provider blocks", () => {
   test("aliyun: adminCidr missing, open to the world, or a bare IP", () => {
     expectOnlyProblem(withKey(aliyunRaw(), "aliyun.adminCidr", undefined), "kubeadm-cluster:aliyun.adminCidr: required");
     expectOnlyProblem(withKey(aliyunRaw(), "aliyun.adminCidr", "0.0.0.0/0"), 'kubeadm-cluster:aliyun.adminCidr = "0.0.0.0/0"', "allowAdminFromAnywhere: true");
-    expectOnlyProblem(withKey(aliyunRaw(), "aliyun.adminCidr", "203.0.113.7"), 'kubeadm-cluster:aliyun.adminCidr = "203.0.113.7"', '"203.0.113.7/32"');
+    expectOnlyProblem(withKey(aliyunRaw(), "aliyun.adminCidr", "1.2.3.4"), 'kubeadm-cluster:aliyun.adminCidr = "1.2.3.4"', '"1.2.3.4/32"');
   });
 
   test("aliyun: VPC overlapping the pod network", () => {
@@ -543,7 +563,7 @@ describe("problems: provider blocks", () => {
   });
 
   test("a block for another provider is an error (like the per-host SSH fields)", () => {
-    expectOnlyProblem(withKey(vbRaw(), "aliyun", { adminCidr: "203.0.113.7/32" }), "kubeadm-cluster:aliyun", 'only used with provider "aliyun"', '"virtualbox"');
+    expectOnlyProblem(withKey(vbRaw(), "aliyun", { adminCidr: "1.2.3.4/32" }), "kubeadm-cluster:aliyun", 'only used with provider "aliyun"', '"virtualbox"');
     expectOnlyProblem(withKey(existingRaw(), "virtualbox", { imagePath: "/x.ova" }), "kubeadm-cluster:virtualbox", 'only used with provider "virtualbox"');
   });
 });
@@ -607,5 +627,65 @@ describe("problems: SSH settings new machines cannot honour", () => {
   });
   test("root login on the VirtualBox cloud image", () => {
     expectOnlyProblem(withKey(vbRaw(), "ssh.user", "root"), 'kubeadm-cluster:ssh.user = "root"', "refuses root logins");
+  });
+});
+
+describe("day-2 and real-world keys (v0.2)", () => {
+  test.each([
+    ["203.0.113.0/24", "TEST-NET-3 (RFC 5737)"],
+    ["198.51.100.7/32", "TEST-NET-2 (RFC 5737)"],
+    ["192.0.2.1/32", "TEST-NET-1 (RFC 5737)"],
+    ["127.0.0.1/32", "loopback"],
+    ["169.254.10.0/24", "link-local"],
+  ])("aliyun.adminCidr %s is refused: no SSH client has that address (%s)", (cidr, what) => {
+    const msg = expectOnlyProblem(withKey(aliyunRaw(), "aliyun.adminCidr", cidr), `kubeadm-cluster:aliyun.adminCidr = "${cidr}"`, what);
+    expect(msg).toMatch(/every connection would time out/);
+  });
+
+  test("aliyun.adminCidr: IPv6 (and its documentation range, RFC 3849) is refused with the reason", () => {
+    expectOnlyProblem(withKey(aliyunRaw(), "aliyun.adminCidr", "2001:db8::/32"), "IPv6 documentation range (RFC 3849)");
+    expectOnlyProblem(withKey(aliyunRaw(), "aliyun.adminCidr", "2400:3200::1/128"), "IPv6 is not supported here");
+  });
+
+  test("aliyun.adminCidr: a public range, a private (VPN) one, and 0.0.0.0/0 with its switch are accepted", () => {
+    expect(buildClusterSpec(withKey(aliyunRaw(), "aliyun.adminCidr", "1.2.3.0/24")).aliyun?.adminCidr).toBe("1.2.3.0/24");
+    expect(buildClusterSpec(withKey(aliyunRaw(), "aliyun.adminCidr", "10.8.0.0/16")).aliyun?.adminCidr).toBe("10.8.0.0/16");
+    expect(buildClusterSpec(withKey(withKey(aliyunRaw(), "aliyun.adminCidr", "0.0.0.0/0"), "aliyun.allowAdminFromAnywhere", true)).aliyun?.adminCidr).toBe("0.0.0.0/0");
+  });
+
+  test("a CHANGE-ME placeholder from a committed stack file is refused, naming the key and how to set it", () => {
+    const msg = expectOnlyProblem(withKey(aliyunRaw(), "aliyun.adminCidr", "CHANGE-ME/32"), 'kubeadm-cluster:aliyun.adminCidr = "CHANGE-ME/32"', "placeholder", "pulumi config set --path aliyun.adminCidr");
+    expect(msg).not.toMatch(/not a CIDR/);
+    expectOnlyProblem(withKey(vbRaw(), "demo.fileserverImage", "registry.cn-hangzhou.aliyuncs.com/CHANGE-ME/fileserver:latest"), "kubeadm-cluster:demo.fileserverImage", "placeholder");
+  });
+
+  test("nodes[].hostKey (existing): a known_hosts / ssh-keyscan line or a .pub line, kept as \"type base64\"", () => {
+    const key = "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBAAA";
+    const raw = withKey(existingRaw(), "nodes", [
+      { name: "cp", role: "control-plane", ip: "10.10.0.10", hostKey: `10.10.0.10 ${key}` },
+      { name: "w1", role: "worker", ip: "10.10.0.11", hostKey: `${key} root@w1` },
+    ]);
+    expect(buildClusterSpec(raw).nodes.map((n) => n.hostKey)).toEqual([key, key]);
+    expectOnlyProblem(withKey(raw, "nodes", [{ name: "cp", role: "control-plane", ip: "10.10.0.10", hostKey: "10.10.0.10 ssh-ed25519 nonsense" }]), "kubeadm-cluster:nodes[0].hostKey", "ssh-keyscan");
+    expectOnlyProblem(withKey(vbRaw(), "nodes", [{ name: "cp", role: "control-plane", ip: "192.168.56.10", hostKey: key }]), "kubeadm-cluster:nodes[0].hostKey", 'only used with provider "existing"');
+  });
+
+  test("existing: destroy undoes prep (packages removed, swap left off) unless told otherwise; the block is for provider existing only", () => {
+    expect(buildClusterSpec(existingRaw()).existing).toEqual({ removeKubePackages: true, restoreSwap: false });
+    expect(buildClusterSpec(withKey(existingRaw(), "existing", { removeKubePackages: false, restoreSwap: true })).existing).toEqual({ removeKubePackages: false, restoreSwap: true });
+    expect(buildClusterSpec(vbRaw()).existing).toBeUndefined();
+    expectOnlyProblem(withKey(vbRaw(), "existing", { restoreSwap: true }), "kubeadm-cluster:existing", 'only used with provider "existing"');
+  });
+
+  test("kubernetes.certificateRenewal is a label; kubeletCsrApprover follows metrics-server's kubelet TLS switch", () => {
+    expect(buildClusterSpec(withKey(vbRaw(), "kubernetes.certificateRenewal", "2027-06")).kubernetes.certificateRenewal).toBe("2027-06");
+    expectOnlyProblem(withKey(vbRaw(), "kubernetes.certificateRenewal", "next year please"), "kubeadm-cluster:kubernetes.certificateRenewal");
+    expect(buildClusterSpec(vbRaw()).kubeletCsrApprover).toEqual({ enabled: true, image: "ghcr.io/postfinance/kubelet-csr-approver:v1.2.15" });
+    expect(buildClusterSpec(withKey(vbRaw(), "metricsServer.kubeletInsecureTls", true)).kubeletCsrApprover.enabled).toBe(false);
+  });
+
+  test("aliyun.keyPairName pins the key pair name (keeps a pre-v0.2 pair); a bad one is refused", () => {
+    expect(buildClusterSpec(withKey(aliyunRaw(), "aliyun.keyPairName", "kubeadm-aliyun-ssh")).aliyun?.keyPairName).toBe("kubeadm-aliyun-ssh");
+    expectOnlyProblem(withKey(aliyunRaw(), "aliyun.keyPairName", "1bad name"), "kubeadm-cluster:aliyun.keyPairName");
   });
 });

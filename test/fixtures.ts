@@ -35,6 +35,7 @@ export function devSpec(over: Partial<Mutable<ClusterSpec>> = {}, k8sVersion = "
       image: `registry.k8s.io/metrics-server/metrics-server:${metricsServerVersion(v.minor)}`,
       kubeletInsecureTls: false,
     },
+    kubeletCsrApprover: { enabled: true, image: "ghcr.io/postfinance/kubelet-csr-approver:v1.2.15" },
     demo: {
       enabled: true,
       namespace: "default",
@@ -85,8 +86,16 @@ export function aliyunSpec(over: Partial<Mutable<ClusterSpec>> = {}): ClusterSpe
         "registry.k8s.io": ["https://k8s.m.daocloud.io"],
       },
     },
-    flannel: { ...dev.flannel, image: "ghcr.m.daocloud.io/flannel-io/flannel:v0.28.9", cniPluginImage: "ghcr.m.daocloud.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel3" },
+    // Behind DaoCloud, flannel comes from its Docker Hub copy (ghcr.io/flannel-io is not mirrored).
+    flannel: { ...dev.flannel, image: "docker.m.daocloud.io/flannel/flannel:v0.28.9", cniPluginImage: "docker.m.daocloud.io/flannel/flannel-cni-plugin:v1.9.1-flannel3" },
     metricsServer: { ...dev.metricsServer, image: "k8s.m.daocloud.io/metrics-server/metrics-server:v0.7.2" },
+    // Images DaoCloud does not mirror, from the user's own registry (the stack file's CHANGE-ME as the render shows it).
+    kubeletCsrApprover: { enabled: true, image: "registry.cn-hangzhou.aliyuncs.com/change-me/kubelet-csr-approver:v1.2.15" },
+    demo: {
+      ...dev.demo,
+      fileserverImage: "registry.cn-hangzhou.aliyuncs.com/change-me/fileserver:latest",
+      downloaderImage: "registry.cn-hangzhou.aliyuncs.com/change-me/downloader:latest",
+    },
     virtualbox: undefined,
     aliyun: {
       region: "cn-hangzhou",
@@ -94,7 +103,7 @@ export function aliyunSpec(over: Partial<Mutable<ClusterSpec>> = {}): ClusterSpe
       imageNameRegex: "^ubuntu_22_04_x64_20G_alibase_",
       vpcCidr: "172.16.0.0/16",
       vswitchCidr: "172.16.1.0/24",
-      adminCidr: "203.0.113.0/24",
+      adminCidr: "198.18.0.1/32", // the render's stand-in for the stack file's CHANGE-ME/32
       systemDiskCategory: "cloud_essd",
       systemDiskSizeGb: 40,
       internetMaxBandwidthOut: 10,

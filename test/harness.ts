@@ -93,12 +93,17 @@ export function defaultMockState(args: pulumi.runtime.MockResourceArgs): Record<
       for (let i = 0; i < length; i++) result += alphabet[parseInt(hex.slice(i * 2, i * 2 + 2), 16) % alphabet.length];
       return { ...inputs, result };
     }
-    case "tls:index/privateKey:PrivateKey":
+    case "tls:index/privateKey:PrivateKey": {
+      // The public key line has the algorithm's real type and blob prefix (what parsers look at).
+      const algorithm = String(inputs.algorithm ?? "ED25519");
+      const [type, prefix] =
+        algorithm === "ECDSA" ? ["ecdsa-sha2-nistp256", "AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTY"] : algorithm === "RSA" ? ["ssh-rsa", "AAAAB3NzaC1yc2EAAAADAQAB"] : ["ssh-ed25519", "AAAAC3NzaC1lZDI1NTE5AAAAI"];
       return {
         ...inputs,
         privateKeyOpenssh: `-----BEGIN OPENSSH PRIVATE KEY-----\nplaceholder-${args.name}\n-----END OPENSSH PRIVATE KEY-----\n`,
-        publicKeyOpenssh: `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI${fakeHex(args.name, 43)} generated-by-pulumi\n`,
+        publicKeyOpenssh: `${type} ${prefix}${fakeHex(args.name, 43)} generated-by-pulumi\n`,
       };
+    }
     case "command:remote:Command":
     case "command:local:Command":
       return { ...inputs, stdout: mockCommandStdout(args.name), stderr: "" };

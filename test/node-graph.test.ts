@@ -7,6 +7,8 @@ import { devSpec, existingSpec } from "./fixtures";
 import type { RecordedResource } from "./harness";
 import type { ClusterSpec, NodeSpec } from "../components/spec";
 import type { Host } from "../components/machines/host";
+import { COMMAND_DIAL } from "../components/node/connection";
+import { localHelperInterpreter } from "../components/local-helper";
 
 type Harness = typeof import("./harness");
 
@@ -88,6 +90,9 @@ function run(spec: ClusterSpec, opt: Options = {}): Promise<RunOut> {
 }
 
 const REMOTE = "command:remote:Command";
+const LOCAL = "command:local:Command";
+/** The job a cleanup (components/node/cleanup.ts) hands the runner (stdin; secret, unwrapped by the harness). */
+const runnerJobOf = (r: RecordedResource): Doc => JSON.parse(String(r.inputs.stdin)) as Doc;
 const remoteCommands = (rs: RecordedResource[]) => rs.filter((r) => r.type === REMOTE);
 function one(rs: RecordedResource[], name: string, type = REMOTE): RecordedResource {
   const found = rs.filter((r) => r.name === name && r.type === type);
@@ -198,55 +203,74 @@ describe("dev lab: control plane + two workers on VMs", () => {
 
   test("every remote command: typed connection, no previous output in env, and bounded", () => {
     const cmds = remoteCommands(out.resources);
-    expect(cmds.length).toBe(3 * 2 + 4 + 2 * 4); // hosts+prep per node; init, ca-hash, approve, kubeconfig; per worker token, join, node-object, approve
+    expect(cmds.length).toBe(3 * 3 + 4 + 2 * 3); // ssh-ready+hosts+prep per node; init, ca-hash, approve, kubeconfig; per worker token, join, approve
     for (const r of cmds) {
       expect(Object.keys(r.inputs.connection as object).sort()).toEqual(["dialErrorLimit", "host", "perDialTimeout", "port", "privateKey", "user"]);
+      // Only the boot wait dials with the machine's tunables; every other command has the fixed policy.
+      const dial = { dialErrorLimit: (r.inputs.connection as Doc).dialErrorLimit, perDialTimeout: (r.inputs.connection as Doc).perDialTimeout };
+      expect(dial).toEqual(r.name.endsWith("-ssh-ready") ? { dialErrorLimit: 60, perDialTimeout: 15 } : COMMAND_DIAL);
       expect(r.inputs.addPreviousOutputInEnv).toBe(false);
       expect(r.inputs.environment).toBeUndefined();
       expect(r.secretInputs).toContain("connection");
-      for (const k of ["create", "delete"] as const) {
-        if (r.inputs[k] !== undefined) expect(String(r.inputs[k])).toMatch(/^sudo -n timeout --kill-after=30 \d+ bash -c /);
-      }
+      // ssh-ready runs one fixed line (SSH_READY_COMMAND); every script is wrapped and bounded.
+      if (!r.name.endsWith("-ssh-ready")) expect(String(r.inputs.create)).toMatch(/^sudo -n timeout --kill-after=30 \d+ bash -c /);
       const ct = r.customTimeouts ?? {};
-      expect(ct.create ?? ct.delete).toMatch(/^\d+m$/);
+      if (!r.name.endsWith("-ssh-ready")) expect(ct.create).toMatch(/^\d+m$/);
+      // No remote command deletes anything: every cleanup goes through the runner (cleanup.ts).
+      expect(r.inputs.delete).toBeUndefined();
     }
   });
 
   test("commands for a worker that run on the control plane use the control plane's connection", () => {
-    for (const step of ["token", "node-object", "approve-serving-cert"]) {
+    for (const step of ["token", "approve-serving-cert"]) {
       expect((one(out.resources, `k8s-worker-${step}`).inputs.connection as Doc).host).toBe("192.168.56.10");
     }
+    expect(runnerJobOf(one(out.resources, "k8s-worker-drain", LOCAL)).host).toBe("192.168.56.10");
+    expect(runnerJobOf(one(out.resources, "k8s-worker-reset", LOCAL)).host).toBe("192.168.56.20");
     expect((one(out.resources, "k8s-worker-join").inputs.connection as Doc).host).toBe("192.168.56.20");
   });
 
-  test("delete path: reset with deleteBeforeReplace, deletedWith the VM, re-run when the machine is recreated", () => {
-    const machineId = (n: string) => one(out.resources, `${n}-vm`, "command:local:Command");
+  test("delete path: drain then reset through the runner, deleteBeforeReplace, deletedWith the VM, replaced with the machine or the cluster", () => {
     for (const w of ["k8s-worker", "k8s-worker2"]) {
       const join = one(out.resources, `${w}-join`);
-      expect(String(join.inputs.delete)).toContain("scripts/node/reset.sh");
-      expect(String(join.inputs.delete)).toContain("ROLE='\"'\"'worker'\"'\"'");
+      expect(join.inputs.delete).toBeUndefined();
       expect(join.deleteBeforeReplace).toBe(true);
-      expect(join.deletedWith).toBe(`${w}-vm`);
-      expect(join.dependsOn).toContain(machineId(w).name);
       expect((join.inputs.triggers as string[])[0]).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-/);
 
-      // Drain + delete Node runs on the control plane: delete only, and after the join (so it is deleted first).
-      const nodeObject = one(out.resources, `${w}-node-object`);
-      expect(nodeObject.inputs.create).toBeUndefined();
-      expect(String(nodeObject.inputs.delete)).toContain("scripts/node/drain-node.sh");
-      expect(String(nodeObject.inputs.delete)).toContain(`NODE_NAME='"'"'${w}'"'"'`);
-      expect(nodeObject.dependsOn).toContain(`${w}-join`);
+      // Reset of the worker: a local.Command whose delete runs reset.sh on the worker through ssh-run.js.
+      const reset = one(out.resources, `${w}-reset`, LOCAL);
+      expect(reset.inputs.create).toBeUndefined();
+      expect(reset.inputs.delete).toBe("run");
+      expect(reset.inputs.interpreter).toEqual(localHelperInterpreter("remote/ssh-run.js"));
+      const job = runnerJobOf(reset);
+      expect(job.script).toContain("scripts/node/reset.sh");
+      expect(job.script).toContain("ROLE='worker'");
+      expect(reset.secretInputs).toContain("stdin"); // it carries the SSH key
+      expect(reset.dependsOn).toContain(`${w}-join`);
+      expect(reset.deleteBeforeReplace).toBe(true);
+      expect(reset.deletedWith).toBe(`${w}-vm`);
+
+      // Drain + delete Node on the control plane: created after the reset, so it is deleted first.
+      const nodeObject = one(out.resources, `${w}-drain`, LOCAL);
+      expect(runnerJobOf(nodeObject).script).toContain("scripts/node/drain-node.sh");
+      expect(runnerJobOf(nodeObject).script).toContain(`NODE_NAME='${w}'`);
+      expect(nodeObject.dependsOn).toContain(`${w}-reset`);
       expect(nodeObject.deleteBeforeReplace).toBe(true);
       expect(nodeObject.deletedWith).toBe("k8s-control-vm");
       // Re-run when the machine is recreated, and when the control plane is rebuilt (new CA = new cluster).
       const machine = (one(out.resources, `${w}-prep`).inputs.triggers as string[])[0];
       expect(join.inputs.triggers).toEqual([machine, out.caCertHash]);
-      for (const step of ["token", "node-object", "approve-serving-cert"]) expect(one(out.resources, `${w}-${step}`).inputs.triggers).toEqual(join.inputs.triggers);
+      for (const step of ["token", "approve-serving-cert"]) expect(one(out.resources, `${w}-${step}`).inputs.triggers).toEqual(join.inputs.triggers);
+      expect((reset.inputs.triggers as string[]).slice(0, 2)).toEqual(join.inputs.triggers);
     }
     const init = one(out.resources, "k8s-control-init");
-    expect(String(init.inputs.delete)).toContain("ROLE='\"'\"'control-plane'\"'\"'");
+    expect(init.inputs.delete).toBeUndefined();
     expect(init.deleteBeforeReplace).toBe(true);
-    expect(init.deletedWith).toBe("k8s-control-vm");
+    const cpReset = one(out.resources, "k8s-control-reset", LOCAL);
+    expect(runnerJobOf(cpReset).script).toContain("ROLE='control-plane'");
+    expect(cpReset.deletedWith).toBe("k8s-control-vm");
+    // Workers (which use the CA hash) are removed before the control plane is reset.
+    expect(one(out.resources, "k8s-control-ca-hash").dependsOn).toContain("k8s-control-reset");
   });
 
   test("kubelet serving certificates are approved per node, on the control plane, after that node's init/join", () => {
@@ -257,9 +281,10 @@ describe("dev lab: control plane + two workers on VMs", () => {
   });
 
   test("a component-level dependsOn reaches the component's first commands", () => {
-    expect(one(out.resources, "k8s-worker-hosts").dependsOn).toContain("gate");
+    expect(one(out.resources, "k8s-worker-ssh-ready").dependsOn).toContain("gate");
+    expect(one(out.resources, "k8s-worker-hosts").dependsOn).toContain("k8s-worker-ssh-ready");
     expect(one(out.resources, "k8s-worker-token").dependsOn).toContain("gate");
-    expect(one(out.resources, "k8s-worker2-hosts").dependsOn).not.toContain("gate");
+    expect(one(out.resources, "k8s-worker2-ssh-ready").dependsOn).not.toContain("gate");
   });
 
   test("the kubeconfig output points at the node IP when there is no public address", () => {
@@ -276,13 +301,13 @@ test("a public address goes into certSANs and the exported kubeconfig; kubeadm k
   expect(out.endpoint).toBe("192.168.56.10:6443");
 });
 
-test("existing hosts (no machine resource): no deletedWith, deletes still bounded", async () => {
+test("existing hosts (no machine resource): no deletedWith; the runner bounds the reset's reach (a dead host is skipped)", async () => {
   const out = await run(existingSpec(1), { machines: false });
-  const join = one(out.resources, "w1-join");
-  expect(join.deletedWith).toBeUndefined();
-  expect(join.deleteBeforeReplace).toBe(true);
-  expect(join.customTimeouts?.delete).toMatch(/^\d+m$/);
-  expect(join.inputs.triggers).toEqual(["existing:w1", out.caCertHash]);
+  const reset = one(out.resources, "w1-reset", LOCAL);
+  expect(reset.deletedWith).toBeUndefined();
+  expect(reset.deleteBeforeReplace).toBe(true);
+  expect(JSON.parse(String(reset.inputs.stdin))).toMatchObject({ attempts: 3, connectTimeoutSeconds: 10, timeoutSeconds: 900, label: "reset w1" });
+  expect(one(out.resources, "w1-join").inputs.triggers).toEqual(["existing:w1", out.caCertHash]);
 });
 
 test("kubeletInsecureTls: no serving-certificate approval commands", async () => {
@@ -305,6 +330,7 @@ test("adding a worker changes no existing node's prep, init or join: only /etc/h
   const after = (await run(existingSpec(3))).resources;
   const changed = after.filter((r) => before.has(key(r)) && before.get(key(r)) !== JSON.stringify(r.inputs)).map((r) => r.name).sort();
   expect(changed).toEqual(["cp-hosts", "w1-hosts", "w2-hosts"]);
-  const added = after.filter((r) => !before.has(key(r)) && r.type === REMOTE).map((r) => r.name).sort();
-  expect(added).toEqual(["w3-approve-serving-cert", "w3-hosts", "w3-join", "w3-node-object", "w3-prep", "w3-token"]);
+  // (w3-vm is the stand-in machine this test builds.)
+  const added = after.filter((r) => !before.has(key(r)) && r.custom && !r.name.endsWith("-vm")).map((r) => r.name).sort();
+  expect(added).toEqual(["w3-approve-serving-cert", "w3-drain", "w3-hosts", "w3-join", "w3-prep", "w3-reset", "w3-ssh-ready", "w3-token"]);
 });

@@ -3,15 +3,19 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { pulumiConfigMapFromStackFile, PROJECT } from "../components/config";
 import { runMocked, RecordedResource, RunOptions } from "./harness";
+import { substitutePlaceholders } from "../tools/render-lib/placeholders";
 
 export const ROOT = path.join(__dirname, "..");
 
-/** Config of Pulumi.<stack>.yaml, keys without the project prefix (as runMocked takes them). */
+/**
+ * Config of Pulumi.<stack>.yaml, keys without the project prefix (as runMocked takes them), with the
+ * stack file's CHANGE-ME placeholders replaced the way `npm run render` does (pulumi up refuses them).
+ */
 export function stackConfig(stack: string, extra: Record<string, string> = {}): Record<string, string> {
   const map = pulumiConfigMapFromStackFile(path.join(ROOT, `Pulumi.${stack}.yaml`));
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(map)) if (k.startsWith(`${PROJECT}:`)) out[k.slice(PROJECT.length + 1)] = v;
-  return { ...out, ...extra };
+  return { ...substitutePlaceholders(out).config, ...extra };
 }
 
 /** Answers the Aliyun data sources the way the real provider would (one zone, one image). */

@@ -1,6 +1,7 @@
 // Aliyun ECS machines under mocks: network, security rules (admin CIDR only, never 0.0.0.0/0; all
 // traffic inside the group), key pair, instances with the spec's private IPs, and the Hosts.
 import * as pulumi from "@pulumi/pulumi";
+import * as yaml from "js-yaml";
 import { runMocked, byName, byType, valueOf, RecordedResource } from "./harness";
 import { aliyunSpec, TEST_PRIVATE_KEY, TEST_PUBLIC_KEY } from "./fixtures";
 import { provisionMachines } from "../components/machines";
@@ -107,8 +108,11 @@ test("instances: newest system Ubuntu 22.04 image, type, static private IP, host
     spotStrategy: "NoSpot",
   });
   expect(byName(resources, "kubeadm-k8s-worker-ecs").inputs.privateIp).toBe("172.16.1.20");
-  // root logs in with the key pair; no cloud-init user needed.
-  expect(cp.inputs.userData).toBeUndefined();
+  // root logs in with the key pair: the user-data only installs the pinned host key, and is secret.
+  const ud = yaml.load(Buffer.from(String(cp.inputs.userData), "base64").toString("utf8")) as Record<string, unknown>;
+  expect(Object.keys(ud).sort()).toEqual(["ssh_deletekeys", "ssh_genkeytypes", "ssh_keys"]);
+  expect(cp.secretInputs).toContain("userData");
+  expect(cp.additionalSecretOutputs).toContain("userData");
   // SSH must be allowed before anything connects.
   for (const r of rules()) expect(cp.dependsOn).toContain(r.name);
 });
@@ -135,10 +139,13 @@ test("address checks: vSwitch inside the VPC, node IPs usable inside the vSwitch
   expect(bad({})).not.toThrow();
 });
 
-test("a non-root SSH user gets a cloud-init user with the key and passwordless sudo", () => {
-  expect(ecsUserData("root", TEST_PUBLIC_KEY)).toBeUndefined();
-  const text = Buffer.from(ecsUserData("ubuntu", TEST_PUBLIC_KEY)!, "base64").toString("utf8");
+test("user-data: the pinned host key for every user; a non-root SSH user also gets a cloud-init user with the key and passwordless sudo", () => {
+  const hostKey = { privateKeyOpenssh: "-----BEGIN OPENSSH PRIVATE KEY-----\nHOSTKEY\n-----END OPENSSH PRIVATE KEY-----\n", publicLine: "ecdsa-sha2-nistp256 AAAAE2VjZHNh" };
+  const root = yaml.load(Buffer.from(ecsUserData("root", TEST_PUBLIC_KEY, hostKey), "base64").toString("utf8")) as Record<string, unknown>;
+  expect(root).toEqual({ ssh_deletekeys: true, ssh_genkeytypes: [], ssh_keys: { ecdsa_private: hostKey.privateKeyOpenssh, ecdsa_public: hostKey.publicLine } });
+  const text = Buffer.from(ecsUserData("ubuntu", TEST_PUBLIC_KEY, hostKey), "base64").toString("utf8");
   expect(text.startsWith("#cloud-config\n")).toBe(true);
   expect(text).toContain(JSON.stringify(TEST_PUBLIC_KEY));
   expect(text).toContain('"ALL=(ALL) NOPASSWD:ALL"');
+  expect((yaml.load(text) as { ssh_keys: unknown }).ssh_keys).toEqual(root.ssh_keys);
 });

@@ -19,6 +19,7 @@ export const DEFAULT_SIZES = [1, 10, 50, 200];
 /** A stack of existing hosts with `workers` workers, generated in memory (no stack file). */
 export function benchConfig(workers: number): StackConfig {
   return {
+    substitutions: [],
     config: {
       provider: "existing",
       // ipStep 1 keeps 200 workers inside one /24 after firstIp.

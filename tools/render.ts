@@ -6,7 +6,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { PROJECT, RecordedResource, runMocked, valueOf } from "../test/harness";
-import { KnownSecret, placeholderCall, placeholderState } from "./render-lib/placeholders";
+import { KnownSecret, Substitution, placeholderCall, placeholderState, substitutePlaceholders } from "./render-lib/placeholders";
 import { NodeInfo, RenderModel, isCommand } from "./render-lib/model";
 import { StepPlan, deleteFile, planSteps, stdinFileName, stepNotes } from "./render-lib/commands";
 import { CriticalPath, criticalPath } from "./render-lib/graph";
@@ -45,6 +45,8 @@ export interface StackConfig {
   readonly secretKeys: string[];
   /** Placeholder values injected for secrets, with what they stand for. */
   readonly injected: KnownSecret[];
+  /** The stack file's CHANGE-ME values and what the render used instead. */
+  readonly substitutions: Substitution[];
 }
 
 interface ConfigModule {
@@ -84,7 +86,8 @@ export function loadStackConfig(stackFile: string): StackConfig {
     secretKeys.push("sshPrivateKey");
     injected.push({ value: PLACEHOLDER_SSH_KEY, what: "placeholder sshPrivateKey" });
   }
-  return { config, secretKeys, injected };
+  const sub = substitutePlaceholders(config);
+  return { config: sub.config, secretKeys, injected, substitutions: sub.substitutions };
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
@@ -141,7 +144,7 @@ export async function runProgram(stack: string, sc: StackConfig, program = path.
         sshPort: n.sshPort === undefined ? undefined : Number(n.sshPort),
       }))
     : [];
-  return { stack, resources: result.resources, outputs, secretOutputs, nodes, secretValues: orderSecrets(secrets) };
+  return { stack, resources: result.resources, outputs, secretOutputs, nodes, secretValues: orderSecrets(secrets), substitutions: sc.substitutions };
 }
 
 export interface Rendered {
@@ -156,7 +159,10 @@ export interface Rendered {
 /** Pure: the model -> every file's content. */
 export function renderFiles(model: RenderModel): Rendered {
   const steps = planSteps(model);
-  const critical = criticalPath(steps.graph);
+  // Delete-only commands (the node cleanups) run nothing on create: they take no time on `pulumi up`.
+  const runsOnCreate = new Set(model.resources.filter((r) => isCommand(r) && r.inputs.create !== undefined).map((r) => r.name));
+  const weighted = criticalPath(steps.graph, (n) => (runsOnCreate.has(n) ? 1 : 0));
+  const critical: CriticalPath = { path: weighted.path.filter((n) => runsOnCreate.has(n)), length: weighted.length };
   const manifests = groupManifests(model.resources);
   const files = new Map<string, string>();
   for (const list of steps.byNode.values()) {
@@ -231,7 +237,9 @@ export function summary(r: RenderResult, cwd = process.cwd()): string {
   const relative = path.relative(cwd, r.out);
   const rel = relative === "" ? "." : relative.startsWith("..") ? r.out : relative;
   const scripts = [...r.files.keys()].filter((f) => f.startsWith("nodes/") && f.endsWith(".sh") && !f.includes("/delete/")).length;
+  const subs = r.model.substitutions ?? [];
   return [
+    ...subs.map((s) => `note: ${s.key}: the stack file's placeholder "${s.from}" is rendered as "${s.to}"; set your own value before \`pulumi up\` (it refuses the placeholder)`),
     `stack ${r.model.stack}: ${r.model.nodes.length} nodes, ${r.model.resources.length} resources (${commands} commands, ${objects} Kubernetes objects)`,
     `critical path: ${r.critical.path.length} steps: ${r.critical.path.join(" -> ")}`,
     `wrote ${rel}/: RUNBOOK.md, nodes/ (${scripts} scripts), manifests/ (${[...r.files.keys()].filter((f) => f.startsWith("manifests/")).length} files), graph.mmd, plan.json`,

@@ -2,10 +2,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { demoManifest, DemoSettings } from "./manifests/demo";
-import { createResource, ownDependsOn, requireProvider } from "./k8s-resources";
+import { AddonLifecycle, createResource, lifecycleOptions, ownDependsOn, requireProvider, waitTimeouts } from "./k8s-resources";
 
 export interface DemoAppArgs {
   readonly spec: DemoSettings;
+  /** How the objects live and die with the cluster (replaceWith/deletedWith the cluster, wait timeouts). */
+  readonly lifecycle?: AddonLifecycle;
   /**
    * Resources the workload must wait for: the flannel DaemonSet (pods need a network), the
    * metrics-server Deployment/APIService (the HPA needs metrics), and the joined workers (the control
@@ -30,7 +32,7 @@ export class DemoApp extends pulumi.ComponentResource {
     super("kubeadm:addons:DemoApp", name, {}, opts);
     const m = demoManifest(args.spec);
     const child = (obj: Parameters<typeof createResource>[1], deps: pulumi.Resource[] = []) =>
-      createResource(name, obj, { parent: this, provider, dependsOn: [...waitFor, ...deps] });
+      createResource(name, obj, { parent: this, provider, dependsOn: [...waitFor, ...deps], ...lifecycleOptions(args.lifecycle?.cluster), ...waitTimeouts(obj, args.lifecycle) });
 
     const ns = m.namespace ? [child(m.namespace)] : [];
     child(m.pod, ns);

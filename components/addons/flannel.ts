@@ -2,10 +2,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { flannelManifest, FlannelSettings } from "./manifests/flannel";
-import { createResource, ownDependsOn, requireProvider } from "./k8s-resources";
+import { AddonLifecycle, createResource, lifecycleOptions, ownDependsOn, requireProvider, waitTimeouts } from "./k8s-resources";
 
 export interface FlannelArgs {
   readonly spec: FlannelSettings;
+  /** How the objects live and die with the cluster (replaceWith/deletedWith the cluster, wait timeouts). */
+  readonly lifecycle?: AddonLifecycle;
 }
 
 export class Flannel extends pulumi.ComponentResource {
@@ -25,7 +27,7 @@ export class Flannel extends pulumi.ComponentResource {
     }
     const m = flannelManifest(args.spec);
     const child = (obj: Parameters<typeof createResource>[1], deps: pulumi.Resource[] = []) =>
-      createResource(name, obj, { parent: this, provider, dependsOn: [...outer, ...deps] });
+      createResource(name, obj, { parent: this, provider, dependsOn: [...outer, ...deps], ...lifecycleOptions(args.lifecycle?.cluster), ...waitTimeouts(obj, args.lifecycle) });
 
     const ns = child(m.namespace);
     const clusterRole = child(m.clusterRole);

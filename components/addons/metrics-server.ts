@@ -2,10 +2,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import { metricsServerManifest, MetricsServerSettings } from "./manifests/metrics-server";
-import { createResource, ownDependsOn, requireProvider } from "./k8s-resources";
+import { AddonLifecycle, createResource, lifecycleOptions, ownDependsOn, requireProvider, waitTimeouts } from "./k8s-resources";
 
 export interface MetricsServerArgs {
   readonly spec: MetricsServerSettings;
+  /** How the objects live and die with the cluster (replaceWith/deletedWith the cluster, wait timeouts). */
+  readonly lifecycle?: AddonLifecycle;
 }
 
 export class MetricsServer extends pulumi.ComponentResource {
@@ -29,7 +31,7 @@ export class MetricsServer extends pulumi.ComponentResource {
     }
     const m = metricsServerManifest(args.spec);
     const child = (obj: Parameters<typeof createResource>[1], deps: pulumi.Resource[] = []) =>
-      createResource(name, obj, { parent: this, provider, dependsOn: [...outer, ...deps] });
+      createResource(name, obj, { parent: this, provider, dependsOn: [...outer, ...deps], ...lifecycleOptions(args.lifecycle?.cluster), ...waitTimeouts(obj, args.lifecycle) });
 
     const sa = child(m.serviceAccount);
     const aggregated = child(m.aggregatedReader);

@@ -17,6 +17,8 @@ export interface NodeConfig {
   readonly sshPort?: number;
   /** existing only */
   readonly publicIp?: string;
+  /** existing only: one line of `ssh-keyscan -t ecdsa <host>` */
+  readonly hostKey?: string;
 }
 
 export interface NodeCountConfig {
@@ -40,6 +42,7 @@ export interface KubernetesConfig {
   readonly dnsDomain?: string;
   readonly nic?: string;
   readonly tokenTtl?: string;
+  readonly certificateRenewal?: string;
 }
 
 export interface MirrorsConfig {
@@ -62,6 +65,11 @@ export interface MetricsServerConfig {
   readonly version?: string;
   readonly image?: string;
   readonly kubeletInsecureTls?: boolean;
+}
+
+export interface KubeletCsrApproverConfig {
+  readonly enabled?: boolean;
+  readonly image?: string;
 }
 
 export interface DemoConfig {
@@ -118,6 +126,12 @@ export interface AliyunConfig {
   readonly internetChargeType?: "PayByTraffic" | "PayByBandwidth";
   readonly instanceChargeType?: "PostPaid" | "PrePaid";
   readonly spotStrategy?: "NoSpot" | "SpotAsPriceGo";
+  readonly keyPairName?: string;
+}
+
+export interface ExistingConfig {
+  readonly removeKubePackages?: boolean;
+  readonly restoreSwap?: boolean;
 }
 
 /** Every key of docs/configuration.md except `sshPrivateKey`, which is a (secret) Input here. */
@@ -132,9 +146,11 @@ export interface KubeadmClusterArgs {
   readonly mirrors?: MirrorsConfig;
   readonly flannel?: FlannelConfig;
   readonly metricsServer?: MetricsServerConfig;
+  readonly kubeletCsrApprover?: KubeletCsrApproverConfig;
   readonly demo?: DemoConfig;
   readonly virtualbox?: VirtualBoxConfig;
   readonly aliyun?: AliyunConfig;
+  readonly existing?: ExistingConfig;
   /** SSH private key (OpenSSH/PEM, no passphrase); kept secret. Without it (virtualbox/aliyun) a key pair is generated. */
   readonly sshPrivateKey?: pulumi.Input<string>;
   /**

@@ -8,7 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import * as tls from "@pulumi/tls";
 import { buildClusterSpecWithKey, ConfigError } from "../config";
-import { ClusterSpec, NodeSpec } from "../spec";
+import { ClusterSpec, MirrorProfile, NodeSpec } from "../spec";
 import { Host } from "../machines/host";
 import { provisionMachines } from "../machines";
 import { NodePrep } from "../node/node-prep";
@@ -17,6 +17,7 @@ import { Worker } from "../node/worker";
 import { Flannel } from "../addons/flannel";
 import { MetricsServer } from "../addons/metrics-server";
 import { DemoApp } from "../addons/demo-app";
+import { KubeletCsrApprover } from "../addons/csr-approver";
 import { KubeadmClusterArgs, rawConfigOf } from "./args";
 import { CLUSTER_TYPE, urn, v1Name, v1TypeChain } from "./v1-urns";
 
@@ -93,27 +94,39 @@ export class KubeadmCluster extends pulumi.ComponentResource {
     const join = { token: controlPlane.joinToken, caCertHash: controlPlane.caCertHash, endpoint: controlPlane.endpoint, controlPlane: cpHost };
     const workers = this.hosts
       .filter((h) => h.role === "worker")
-      .map((h) => new Worker(`${c}-${h.name}`, { host: h, node: nodeOf(h), prep: prepOf(h), join, settings: spec }, child));
+      .map((h) => new Worker(`${c}-${h.name}`, { host: h, node: nodeOf(h), prep: prepOf(h), join, settings: spec, keepV1NodeObject: adopt }, child));
 
-    // The provider waits for every join: all Kubernetes objects then depend on the nodes, so
-    // `pulumi destroy` deletes them before any node is reset, and the demo's pods have workers to run on.
+    // The provider waits for every join: all Kubernetes objects then depend on the nodes, and the demo's
+    // pods have workers to run on.
     this.provider = new k8s.Provider(
       `${c}-k8s`,
       {
         kubeconfig: controlPlane.kubeconfig,
-        // Replacing admin.conf text (e.g. cert renewal) must not replace every object.
+        // Unchanged across kubeconfig changes (certificate renewal, a new public IP), so the provider is
+        // only updated; a new cluster replaces the objects through replaceWith (addons/k8s-resources.ts).
         clusterIdentifier: `${spec.clusterName}-${pulumi.getStack()}`,
-        // Lets destroy finish when the machines are already gone.
-        deleteUnreachable: true,
+        // deleteUnreachable is deliberately not set: set, even to false, it overrides the
+        // PULUMI_K8S_DELETE_UNREACHABLE variable (pulumi-kubernetes provider.go Configure: "If the
+        // provider flag is set, use that value ... This will override the ENV var"), and true would make
+        // a `pulumi refresh` while the machines are off drop every object from state (Read returns
+        // "deleted" for an unreachable cluster). docs/lifecycle.md says when to set the variable.
       },
       { ...child, dependsOn: [controlPlane.ready, ...workers.map((w) => w.joined)] },
     );
     const provider = this.provider;
+    const lifecycle = { cluster: controlPlane.cluster, readyTimeout: addonReadyTimeout(spec.mirrors.profile) };
 
-    const addonReady: pulumi.Resource[] = [];
-    if (spec.flannel.enabled) addonReady.push(...new Flannel(`${c}-flannel`, { spec }, { ...child, provider }).ready);
-    if (spec.metricsServer.enabled) addonReady.push(...new MetricsServer(`${c}-metrics-server`, { spec }, { ...child, provider }).ready);
-    const demo = spec.demo.enabled ? new DemoApp(`${c}-demo`, { spec, dependsOn: addonReady }, { ...child, provider }) : undefined;
+    const flannel = spec.flannel.enabled ? new Flannel(`${c}-flannel`, { spec, lifecycle }, { ...child, provider }) : undefined;
+    // metrics-server's pods need the pod network: waiting for them before flannel runs only burns the timeout.
+    const metrics = spec.metricsServer.enabled
+      ? new MetricsServer(`${c}-metrics-server`, { spec, lifecycle }, { ...child, provider, dependsOn: flannel?.ready ?? [] })
+      : undefined;
+    // Its pods need the pod network too; nothing waits for it (it approves renewals, months later).
+    if (spec.kubeletCsrApprover.enabled) {
+      new KubeletCsrApprover(`${c}-kubelet-csr-approver`, { spec, lifecycle }, { ...child, provider, dependsOn: flannel?.ready ?? [] });
+    }
+    const addonReady = [...(flannel?.ready ?? []), ...(metrics?.ready ?? [])];
+    const demo = spec.demo.enabled ? new DemoApp(`${c}-demo`, { spec, lifecycle, dependsOn: addonReady }, { ...child, provider }) : undefined;
 
     this.nodes = this.hosts.map((h) => ({
       name: h.name,
@@ -134,7 +147,25 @@ export class KubeadmCluster extends pulumi.ComponentResource {
   }
 }
 
-/** SSH key pair to use: the configured one, or a generated ed25519 pair kept (secret) in state. */
+/**
+ * How long Pulumi waits for add-on workloads to become ready. The provider's default is 10 minutes
+ * (pulumi-kubernetes await: DefaultPodTimeoutMins etc.); behind the China mirrors the first pulls of
+ * flannel, metrics-server and the demo images often take longer.
+ */
+export function addonReadyTimeout(profile: MirrorProfile): string | undefined {
+  return profile === "china" ? "20m" : undefined;
+}
+
+/**
+ * The key type to generate for the machines' provider. Aliyun's ImportKeyPair documents RSA, DSA and
+ * ECDSA public keys only (api-ecs-2014-05-26-importkeypair; ED25519 is not listed), so Aliyun gets RSA
+ * 4096; VirtualBox (cloud-init) and existing hosts take ED25519.
+ */
+export function generatedKeyType(provider: ClusterSpec["provider"]): { algorithm: "RSA"; rsaBits: number } | { algorithm: "ED25519" } {
+  return provider === "aliyun" ? { algorithm: "RSA", rsaBits: 4096 } : { algorithm: "ED25519" };
+}
+
+/** SSH key pair to use: the configured one, or a generated pair kept (secret) in state. */
 function sshKeys(
   spec: ClusterSpec,
   name: string,
@@ -143,10 +174,10 @@ function sshKeys(
   if (spec.ssh.privateKey) {
     return { privateKey: spec.ssh.privateKey, publicKey: spec.ssh.publicKey ?? "", generated: false };
   }
-  const key = new tls.PrivateKey(name, { algorithm: "ED25519" }, opts);
+  const key = new tls.PrivateKey(name, generatedKeyType(spec.provider), opts);
   return {
     privateKey: pulumi.secret(key.privateKeyOpenssh),
-    // cloud-init and Aliyun want the bare "ssh-ed25519 AAAA..." line.
+    // cloud-init and Aliyun want the bare "<type> AAAA..." line.
     publicKey: key.publicKeyOpenssh.apply((k) => k.trim()),
     generated: true,
   };

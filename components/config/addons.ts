@@ -1,23 +1,51 @@
 // The add-on blocks: flannel (pod network), metricsServer (needed by the HPA) and demo, and the
 // dependencies between them.
-import { DemoSpec, FlannelSpec, HpaSpec, MetricsServerSpec, MirrorProfile } from "../spec";
-import { FLANNEL_CNI_PLUGIN_VERSION, FLANNEL_VERSION, metricsServerVersion } from "../versions";
+import { CsrApproverSpec, DemoSpec, FlannelSpec, HpaSpec, MetricsServerSpec, MirrorProfile, MirrorSpec } from "../spec";
+import { CSR_APPROVER_IMAGE, FLANNEL_CNI_PLUGIN_VERSION, FLANNEL_VERSION, metricsServerVersion } from "../versions";
 import { rewriteImageHost } from "./mirrors";
+import { chinaPullFix, chinaPullProblem } from "./images";
 import { Block, P, Problems, checkDnsLabel, checkImage } from "./reader";
 
 export interface Addons {
   readonly flannel: FlannelSpec;
   readonly metricsServer: MetricsServerSpec;
+  readonly kubeletCsrApprover: CsrApproverSpec;
   readonly demo: DemoSpec;
 }
 
-/** The three add-on blocks; image defaults follow the mirror profile, metrics-server's version the Kubernetes minor. */
+/** The add-on blocks; image defaults follow the mirror profile, metrics-server's version the Kubernetes minor. */
 export function readAddons(root: Block, minor: number, profile: MirrorProfile, probs: Problems): Addons {
+  const metricsServer = readMetricsServer(root.block("metricsServer"), minor, profile);
   return {
     flannel: readFlannel(root.block("flannel"), profile),
-    metricsServer: readMetricsServer(root.block("metricsServer"), minor, profile),
+    metricsServer,
+    kubeletCsrApprover: readCsrApprover(root.block("kubeletCsrApprover"), metricsServer),
     demo: readDemo(root.block("demo"), probs),
   };
+}
+
+/**
+ * Every image the cluster deploys, with the key that sets it (enabled add-ons only). The same list
+ * feeds the China reachability check and docs/images.md.
+ */
+export function deployedImages({ flannel, metricsServer, kubeletCsrApprover, demo }: Addons): { key: string; image: string }[] {
+  const out: { key: string; image: string }[] = [];
+  if (flannel.enabled) out.push({ key: "flannel.image", image: flannel.image }, { key: "flannel.cniPluginImage", image: flannel.cniPluginImage });
+  if (metricsServer.enabled) out.push({ key: "metricsServer.image", image: metricsServer.image });
+  if (kubeletCsrApprover.enabled) out.push({ key: "kubeletCsrApprover.image", image: kubeletCsrApprover.image });
+  if (demo.enabled) {
+    out.push({ key: "demo.fileserverImage", image: demo.fileserverImage }, { key: "demo.downloaderImage", image: demo.downloaderImage }, { key: "demo.loadImage", image: demo.loadImage });
+  }
+  return out;
+}
+
+/** With the China profile, an image its mirrors cannot serve is refused now rather than stuck in ImagePullBackOff later. */
+export function checkChinaImages(addons: Addons, mirrors: MirrorSpec, probs: Problems): void {
+  if (mirrors.profile !== "china") return;
+  for (const { key, image } of deployedImages(addons)) {
+    const problem = chinaPullProblem(image, mirrors);
+    if (problem) probs.bad(`${P}${key}`, image, `cannot be pulled with mirrors.profile "china": ${problem}; ${chinaPullFix(image)}`);
+  }
 }
 
 /** An enabled add-on whose prerequisite is disabled would install and then never work. */
@@ -31,11 +59,21 @@ export function checkAddonDependencies({ flannel, metricsServer, demo }: Addons,
   }
 }
 
+/**
+ * flannel's images. Upstream's manifest pulls from ghcr.io/flannel-io, which DaoCloud does not mirror;
+ * the same release is pushed to docker.io/flannel (flannel-io/flannel .github/workflows/release.yml:
+ * REPOSITORY flannel/flannel next to ghcr.io/flannel-io/flannel), which it does (allows.txt
+ * "docker.io/flannel/*"). So the China profile takes the Docker Hub copy through DaoCloud.
+ */
+function flannelImage(name: "flannel" | "flannel-cni-plugin", tag: string, profile: MirrorProfile): string {
+  return profile === "china" ? rewriteImageHost(`docker.io/flannel/${name}:${tag}`, profile) : `ghcr.io/flannel-io/${name}:${tag}`;
+}
+
 function readFlannel(b: Block, profile: MirrorProfile): FlannelSpec {
   const spec: FlannelSpec = {
     enabled: b.bool("enabled", true),
-    image: b.str("image", rewriteImageHost(`ghcr.io/flannel-io/flannel:${FLANNEL_VERSION}`, profile), checkImage),
-    cniPluginImage: b.str("cniPluginImage", rewriteImageHost(`ghcr.io/flannel-io/flannel-cni-plugin:${FLANNEL_CNI_PLUGIN_VERSION}`, profile), checkImage),
+    image: b.str("image", flannelImage("flannel", FLANNEL_VERSION, profile), checkImage),
+    cniPluginImage: b.str("cniPluginImage", flannelImage("flannel-cni-plugin", FLANNEL_CNI_PLUGIN_VERSION, profile), checkImage),
     backend: b.oneOf<"vxlan" | "host-gw">("backend", "vxlan", ["vxlan", "host-gw"]),
   };
   b.finish();
@@ -50,6 +88,20 @@ function readMetricsServer(b: Block, minor: number, profile: MirrorProfile): Met
     version,
     image: b.str("image", rewriteImageHost(`registry.k8s.io/metrics-server/metrics-server:${version}`, profile), checkImage),
     kubeletInsecureTls: b.bool("kubeletInsecureTls", false),
+  };
+  b.finish();
+  return spec;
+}
+
+/**
+ * kubelet-csr-approver: with kubelet serving certificates signed by the cluster CA (the default), it
+ * approves their renewals (a kubelet asks again at ~70-90 % of the certificate's life), which nothing
+ * else does. Pointless when metrics-server skips kubelet TLS verification, so it follows that switch.
+ */
+function readCsrApprover(b: Block, metricsServer: MetricsServerSpec): CsrApproverSpec {
+  const spec: CsrApproverSpec = {
+    enabled: b.bool("enabled", metricsServer.enabled && !metricsServer.kubeletInsecureTls),
+    image: b.str("image", CSR_APPROVER_IMAGE, checkImage),
   };
   b.finish();
   return spec;

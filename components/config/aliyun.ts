@@ -1,9 +1,14 @@
 // The `aliyun` block (provider aliyun only): region, image, VPC and vSwitch, who may reach the cluster,
 // disks, bandwidth and billing; and the machine network (the vSwitch) it gives the nodes.
-import { Cidr, cidrContainsCidr, formatIpv4, lastAddress, mustParseCidr, parseCidr, parseIpv4 } from "../net";
+import { Cidr, cidrContainsCidr, formatIpv4, lastAddress, mustParseCidr, parseCidr, parseIpv4, unroutableSource } from "../net";
 import { AliyunSpec } from "../spec";
 import { MachineNet, machineNetIn } from "./nodes";
-import { Block, Problems, checkCidrText, readCidr } from "./reader";
+import { Block, Problems, readCidr } from "./reader";
+
+/** `{ [k]: v }` when v is set, else `{}` (for optional spec fields). */
+function optional<K extends string, V>(k: K, v: V | undefined): Partial<Record<K, V>> {
+  return v === undefined ? {} : ({ [k]: v } as Record<K, V>);
+}
 
 export interface AliyunRead {
   readonly spec: AliyunSpec;
@@ -42,6 +47,7 @@ export function readAliyun(b: Block, probs: Problems): AliyunRead {
     internetChargeType: b.oneOf("internetChargeType", "PayByTraffic", ["PayByTraffic", "PayByBandwidth"] as const),
     instanceChargeType: b.oneOf("instanceChargeType", "PostPaid", ["PostPaid", "PrePaid"] as const),
     spotStrategy: b.oneOf("spotStrategy", "NoSpot", ["NoSpot", "SpotAsPriceGo"] as const),
+    ...optional("keyPairName", b.str("keyPairName", undefined, (s) => (/^[A-Za-z][A-Za-z0-9._:-]{1,127}$/.test(s) ? undefined : 'not a key pair name (2-128 characters, starting with a letter; letters, digits, ".", "_", "-", ":")'))),
   };
   b.finish();
   return { spec, vpc, vswitch };
@@ -69,8 +75,8 @@ function readVpc(b: Block, probs: Problems): { vpcText: string; vpc?: Cidr; vswT
 /** `aliyun.adminCidr`, required; the whole internet (/0) only with allowAdminFromAnywhere. Undefined when bad (reported). */
 function readAdminCidr(b: Block, probs: Problems): string | undefined {
   const adminCidr = b.reqStr("adminCidr",
-    'set the address you manage the cluster from, e.g. "203.0.113.7/32" (your public IP: curl ifconfig.me): pulumi config set --path aliyun.adminCidr 203.0.113.7/32',
-    (s) => (parseIpv4(s) !== undefined ? `a single address needs a prefix; write "${s}/32"` : checkCidrText(s)));
+    'set the address you manage the cluster from, your public IP /32: pulumi config set --path aliyun.adminCidr "$(curl -s ifconfig.me)/32"',
+    checkAdminCidr);
   const anywhere = b.bool("allowAdminFromAnywhere", false);
   const adminP = adminCidr === undefined ? undefined : parseCidr(adminCidr);
   if (adminCidr !== undefined && adminP?.ok && adminP.cidr.prefix === 0 && !anywhere) {
@@ -78,6 +84,18 @@ function readAdminCidr(b: Block, probs: Problems): string | undefined {
     return undefined;
   }
   return adminCidr;
+}
+
+/** A single address, IPv6 (the documentation range 2001:db8::/32 included, RFC 3849) or a range no traffic comes from. */
+export function checkAdminCidr(s: string): string | undefined {
+  if (parseIpv4(s) !== undefined) return `a single address needs a prefix; write "${s}/32"`;
+  const fix = 'use the public address you manage the cluster from, e.g. "$(curl -s ifconfig.me)/32"';
+  if (/^2001:0?db8:/i.test(s)) return `is the IPv6 documentation range (RFC 3849), and adminCidr takes IPv4; ${fix}`;
+  if (s.includes(":")) return `IPv6 is not supported here (the security group rules are IPv4); ${fix}`;
+  const p = parseCidr(s);
+  if (!p.ok) return p.reason;
+  const special = unroutableSource(p.cidr);
+  return special ? `lies in ${special}: no SSH client has that address, so every connection would time out after the machines were created (and billed); ${fix}` : undefined;
 }
 
 /** The vSwitch network node IPs must be inside, and the addresses in it Aliyun keeps for itself. */

@@ -2,8 +2,9 @@
 // as one ConfigError, so a stack is fixed in one pass rather than one `pulumi up` per mistake.
 import * as pulumi from "@pulumi/pulumi";
 import { Cidr, cidrContains, cidrsOverlap, parseIpv4 } from "../net";
-import { ClusterSpec, MachineProvider, MirrorSpec, SshSpec } from "../spec";
-import { Addons, checkAddonDependencies, readAddons } from "./addons";
+import { ClusterSpec, MachineProvider, MirrorSpec, SshSpec, ExistingSpec } from "../spec";
+import { Addons, checkAddonDependencies, checkChinaImages, readAddons } from "./addons";
+import { readExisting } from "./existing";
 import { AliyunRead, aliyunMachineNet, readAliyun } from "./aliyun";
 import { KubernetesRead, readKubernetes } from "./kubernetes";
 import { readMirrors } from "./mirrors";
@@ -44,6 +45,7 @@ interface Blocks {
   readonly clusterName: string;
   readonly vb: VirtualBoxRead | undefined;
   readonly al: AliyunRead | undefined;
+  readonly existing: ExistingSpec | undefined;
   readonly nodes: NodesRead;
   readonly ssh: SshSpec;
   readonly k8s: KubernetesRead;
@@ -56,13 +58,13 @@ function readBlocks(root: Block, opts: BuildOptions, probs: Problems, trace: Set
   // provider first: several defaults and checks depend on it.
   const provider = readProvider(root, probs);
   const clusterName = root.str("clusterName", "kubeadm", (s) => (DNS_LABEL.test(s) && s.length <= 40 ? undefined : `not a valid cluster name; use ${DNS_LABEL_HELP}, at most 40 (it prefixes VM and cloud names)`));
-  const { vb, al } = readProviderBlocks(root, provider, probs, trace);
+  const { vb, al, existing } = readProviderBlocks(root, provider, probs, trace);
   const nodes = readNodes(root, provider, machineNet(provider, vb, al), probs, trace);
   const ssh = readSsh(root, provider, opts.privateKey, probs);
   const k8s = readKubernetes(root.block("kubernetes"), provider, probs);
   const mirrors = readMirrors(root.block("mirrors"));
   const addons = readAddons(root, k8s.spec.version.minor, mirrors.profile, probs);
-  return { provider, clusterName, vb, al, nodes, ssh, k8s, mirrors, addons };
+  return { provider, clusterName, vb, al, existing, nodes, ssh, k8s, mirrors, addons };
 }
 
 const PROVIDERS: readonly MachineProvider[] = ["virtualbox", "aliyun", "existing"];
@@ -78,18 +80,34 @@ function readProvider(root: Block, probs: Problems): MachineProvider | undefined
  * Provider blocks: parsed only for their provider; given for another provider they are an error
  * (like sshHost on a VM) rather than silently ignored, so a stack never looks configured when it is not.
  */
-function readProviderBlocks(root: Block, provider: MachineProvider | undefined, probs: Problems, trace: Set<string> | undefined): { vb?: VirtualBoxRead; al?: AliyunRead } {
-  // Both blocks are checked before either is read: that fixes the order their problems are reported in.
+function readProviderBlocks(
+  root: Block,
+  provider: MachineProvider | undefined,
+  probs: Problems,
+  trace: Set<string> | undefined,
+): { vb?: VirtualBoxRead; al?: AliyunRead; existing?: ExistingSpec } {
+  // All blocks are checked before any is read: that fixes the order their problems are reported in.
   const vbBlock = providerBlock(root, "virtualbox", provider, probs, trace);
   const alBlock = providerBlock(root, "aliyun", provider, probs, trace);
-  return { vb: vbBlock ? readVirtualBox(vbBlock, probs) : undefined, al: alBlock ? readAliyun(alBlock, probs) : undefined };
+  const exBlock = providerBlock(root, "existing", provider, probs, trace);
+  return {
+    vb: vbBlock ? readVirtualBox(vbBlock, probs) : undefined,
+    al: alBlock ? readAliyun(alBlock, probs) : undefined,
+    existing: exBlock ? readExisting(exBlock) : undefined,
+  };
 }
 
-function providerBlock(root: Block, k: "virtualbox" | "aliyun", provider: MachineProvider | undefined, probs: Problems, trace: Set<string> | undefined): Block | undefined {
+const PROVIDER_BLOCK_READERS = {
+  virtualbox: (b: Block) => readVirtualBox(b, new Problems()),
+  aliyun: (b: Block) => readAliyun(b, new Problems()),
+  existing: (b: Block) => readExisting(b),
+};
+
+function providerBlock(root: Block, k: MachineProvider, provider: MachineProvider | undefined, probs: Problems, trace: Set<string> | undefined): Block | undefined {
   if (provider === k) return root.block(k);
   const given = root.raw(k);
   // Still read the block's keys for the key table (a throwaway reader, nothing reported).
-  if (trace) (k === "virtualbox" ? readVirtualBox : readAliyun)(new Block(k, k, {}, new Problems(), trace), new Problems());
+  if (trace) PROVIDER_BLOCK_READERS[k](new Block(k, k, {}, new Problems(), trace));
   if (given !== undefined && provider !== undefined) {
     probs.at(`${P}${k}`, `only used with provider "${k}" (provider is "${provider}"); remove the ${k} block from the stack config`);
   }
@@ -107,6 +125,7 @@ function checkAcrossBlocks(b: Blocks, probs: Problems): void {
   checkSubnetsClearOfMachines(b, probs);
   checkPodSubnetRoom(b.k8s.pod, b.nodes, probs);
   checkAddonDependencies(b.addons, probs);
+  checkChinaImages(b.addons, b.mirrors, probs);
 }
 
 /** The machines' own networks, which pod and service ranges must not overlap [FACTS §7.3]. */
@@ -162,9 +181,11 @@ function assemble(b: Blocks): ClusterSpec {
     mirrors: b.mirrors,
     flannel: b.addons.flannel,
     metricsServer: b.addons.metricsServer,
+    kubeletCsrApprover: b.addons.kubeletCsrApprover,
     demo: b.addons.demo,
     ...(b.vb?.spec ? { virtualbox: b.vb.spec } : {}),
     ...(b.al ? { aliyun: b.al.spec } : {}),
+    ...(b.provider === "existing" ? { existing: b.existing ?? { removeKubePackages: true, restoreSwap: false } } : {}),
   };
 }
 

@@ -1,6 +1,6 @@
 // The key table: every key, its default and meaning. docs/configuration.md must list each row, and a
 // test checks that the reader reads exactly these keys (so table, docs and code cannot drift apart).
-import { FLANNEL_CNI_PLUGIN_VERSION, FLANNEL_VERSION } from "../versions";
+import { CSR_APPROVER_IMAGE, FLANNEL_CNI_PLUGIN_VERSION, FLANNEL_VERSION } from "../versions";
 
 export interface ConfigKeyDoc {
   /** Path below the project namespace; list items as `nodes[].name`. */
@@ -23,6 +23,7 @@ export const CONFIG_KEYS: readonly ConfigKeyDoc[] = [
   K("nodes[].sshHost", "`ip`", "`existing` only: address SSH connects to, when not `ip`."),
   K("nodes[].sshPort", "`ssh.port`", "`existing` only: SSH port for this node."),
   K("nodes[].publicIp", "none", "`existing` only: public address added to the API server certificate and the kubeconfig."),
+  K("nodes[].hostKey", "none (host key not checked)", "`existing` only: the host's SSH public key as one line of `ssh-keyscan -t ecdsa <host>` (or its `.pub` file); pinned in every connection. Verify it out of band first."),
   K("nodeCount", "none", "Generated machine list (use this or `nodes`): `<prefix>-control` plus `<prefix>-worker-1..N`."),
   K("nodeCount.workers", "`1`", "Number of workers (0 to 1000)."),
   K("nodeCount.firstIp", "virtualbox: host-only network + 10; aliyun: vSwitch network + 10; existing: required", "Control-plane IP; worker i gets `firstIp + ipStep * i`."),
@@ -40,6 +41,7 @@ export const CONFIG_KEYS: readonly ConfigKeyDoc[] = [
   K("kubernetes.dnsDomain", "`cluster.local`", "Cluster DNS domain."),
   K("kubernetes.nic", "virtualbox: `enp0s8`; aliyun: `eth0`; existing: none (default-route NIC)", "NIC carrying cluster traffic (flannel `--iface`)."),
   K("kubernetes.tokenTtl", "`24h`", "Bootstrap (join) token lifetime, a Go duration; `0` = never expires."),
+  K("kubernetes.certificateRenewal", "none", "Any label (e.g. `2027-06`); changing it makes the next `pulumi up` renew the control plane's certificates (`kubeadm certs renew all`) and re-read the kubeconfig."),
   K("mirrors", "", "Where packages and images come from."),
   K("mirrors.profile", "`default`", "`default` (upstream registries) or `china` (Aliyun apt + registry, DaoCloud image mirrors)."),
   K("mirrors.aptBase", "default: `https://pkgs.k8s.io/core:/stable:/`; china: `https://mirrors.aliyun.com/kubernetes-new/core/stable/`", "Base of the Kubernetes apt repositories, ending in `/`; `v1.30/deb/` is appended."),
@@ -48,14 +50,17 @@ export const CONFIG_KEYS: readonly ConfigKeyDoc[] = [
   K("mirrors.registryMirrors", "default: none; china: docker.io, ghcr.io, registry.k8s.io, quay.io via DaoCloud", "containerd mirrors: registry host -> list of `https://` endpoints. Replaces the profile's map when set."),
   K("flannel", "", "Pod network add-on."),
   K("flannel.enabled", "`true`", "Install flannel."),
-  K("flannel.image", `\`ghcr.io/flannel-io/flannel:${FLANNEL_VERSION}\` (china: \`ghcr.m.daocloud.io/...\`)`, "flannel image."),
-  K("flannel.cniPluginImage", `\`ghcr.io/flannel-io/flannel-cni-plugin:${FLANNEL_CNI_PLUGIN_VERSION}\` (china: \`ghcr.m.daocloud.io/...\`)`, "flannel CNI plugin image."),
+  K("flannel.image", `\`ghcr.io/flannel-io/flannel:${FLANNEL_VERSION}\` (china: \`docker.m.daocloud.io/flannel/flannel:${FLANNEL_VERSION}\`)`, "flannel image."),
+  K("flannel.cniPluginImage", `\`ghcr.io/flannel-io/flannel-cni-plugin:${FLANNEL_CNI_PLUGIN_VERSION}\` (china: \`docker.m.daocloud.io/flannel/flannel-cni-plugin:${FLANNEL_CNI_PLUGIN_VERSION}\`)`, "flannel CNI plugin image."),
   K("flannel.backend", "`vxlan`", "`vxlan` or `host-gw` (host-gw needs all nodes on one L2 segment)."),
   K("metricsServer", "", "metrics-server add-on (needed by the HPA)."),
   K("metricsServer.enabled", "`true`", "Install metrics-server."),
   K("metricsServer.version", "from the Kubernetes minor (1.28-1.30: `v0.7.2`; 1.31+: `v0.8.1`)", "metrics-server release, `vX.Y.Z`."),
   K("metricsServer.image", "`registry.k8s.io/metrics-server/metrics-server:<version>` (china: `k8s.m.daocloud.io/...`)", "metrics-server image."),
   K("metricsServer.kubeletInsecureTls", "`false`", "`true` passes `--kubelet-insecure-tls` (labs only); `false` uses signed kubelet serving certificates."),
+  K("kubeletCsrApprover", "", "postfinance/kubelet-csr-approver: approves the kubelets' serving certificate renewals."),
+  K("kubeletCsrApprover.enabled", "`true` when metrics-server verifies kubelet TLS", "Deploy the approver (without it, kubelet serving certificates are not renewed after about a year)."),
+  K("kubeletCsrApprover.image", `\`${CSR_APPROVER_IMAGE}\``, "Approver image (China: not mirrored by DaoCloud; set a copy in your own registry)."),
   K("demo", "", "The demo app from the course: fileserver + downloader Pod, Deployment, Service, HPA."),
   K("demo.enabled", "`true`", "Deploy the demo app."),
   K("demo.namespace", "`default`", "Namespace of the demo objects."),
@@ -97,7 +102,7 @@ export const CONFIG_KEYS: readonly ConfigKeyDoc[] = [
   K("aliyun.imageNameRegex", "`^ubuntu_22_04_x64_20G_alibase_`", "System image name pattern used when imageId is not set."),
   K("aliyun.vpcCidr", "`172.16.0.0/16`", "VPC network; must not overlap pod or service subnets."),
   K("aliyun.vswitchCidr", "`172.16.1.0/24`", "vSwitch network inside vpcCidr; node IPs must be inside it."),
-  K("aliyun.adminCidr", "required", "Only this CIDR may reach SSH (22) and the API server (6443), e.g. your IP `/32`."),
+  K("aliyun.adminCidr", "required", "Only this CIDR may reach SSH (22) and the API server (6443): your public IP `/32`. Documentation (RFC 5737), loopback, link-local and other ranges no client has are refused."),
   K("aliyun.allowAdminFromAnywhere", "`false`", "Must be `true` to allow adminCidr `0.0.0.0/0`."),
   K("aliyun.systemDiskCategory", "`cloud_essd`", "`cloud_efficiency`, `cloud_ssd`, `cloud_essd`, `cloud_auto` or `cloud_essd_entry`."),
   K("aliyun.systemDiskSizeGb", "`40`", "System disk in GiB (20-500)."),
@@ -105,4 +110,8 @@ export const CONFIG_KEYS: readonly ConfigKeyDoc[] = [
   K("aliyun.internetChargeType", "`PayByTraffic`", "`PayByTraffic` or `PayByBandwidth`."),
   K("aliyun.instanceChargeType", "`PostPaid`", "`PostPaid` (pay as you go) or `PrePaid`."),
   K("aliyun.spotStrategy", "`NoSpot`", "`NoSpot` or `SpotAsPriceGo` (cheaper, may be reclaimed)."),
+  K("aliyun.keyPairName", "`<clusterName>-<stack>-ssh-<key fingerprint>`", "ECS key pair name. Stacks deployed before v0.2 used `<clusterName>-<stack>-ssh`: set that to keep the old pair (no reboot)."),
+  K("existing", "", "Machines you already have (provider `existing` only): what `pulumi destroy` undoes besides `kubeadm reset`."),
+  K("existing.removeKubePackages", "`true`", "Unhold and purge kubelet, kubeadm, kubectl, cri-tools, kubernetes-cni and the packages node prep installed."),
+  K("existing.restoreSwap", "`false`", "Turn swap back on (uncomment the fstab lines prep commented out)."),
 ];

@@ -18,6 +18,7 @@ export function readKubernetes(b: Block, provider: MachineProvider | undefined, 
   const { podText, pod, svcText, svc } = readSubnets(b, probs);
   const defNic = provider === "virtualbox" ? "enp0s8" : provider === "aliyun" ? "eth0" : undefined;
   const nic = b.str("nic", defNic, (s) => (/^[A-Za-z0-9_.:-]{1,15}$/.test(s) ? undefined : 'not a network interface name (1-15 characters), e.g. "enp0s8"'));
+  const renewal = b.str("certificateRenewal", undefined, (s) => (/^[A-Za-z0-9._:-]{1,63}$/.test(s) ? undefined : 'a short label such as "2027-06" (letters, digits, ".", "_", ":", "-")'));
   const spec: KubernetesSpec = {
     // A placeholder keeps the shape when the version is bad; the ConfigError is thrown before use.
     version: version ?? { minor: 30, minorVersion: "1.30", raw: "1.30" },
@@ -26,6 +27,7 @@ export function readKubernetes(b: Block, provider: MachineProvider | undefined, 
     dnsDomain: b.str("dnsDomain", "cluster.local", (s) => (DNS_SUBDOMAIN.test(s) ? undefined : 'not a DNS domain; e.g. "cluster.local"')),
     ...(nic !== undefined ? { nic } : {}),
     tokenTtl: b.str("tokenTtl", "24h", (s) => (/^(0|(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+)$/.test(s) ? undefined : 'not a duration; e.g. "24h", "1h30m" or "0" (never expires)')),
+    ...(renewal !== undefined ? { certificateRenewal: renewal } : {}),
   };
   b.finish();
   return { spec, pod, svc };

@@ -32,7 +32,7 @@ export const MIRROR_PROFILES: Readonly<Record<MirrorProfile, ProfileDefaults>> =
     },
     // Add-on images are pulled by reference; pointing them at the mirror host avoids depending on
     // containerd's mirror fallback for the images the cluster cannot start without.
-    imageHostRewrite: { "ghcr.io": "ghcr.m.daocloud.io", "registry.k8s.io": "k8s.m.daocloud.io" },
+    imageHostRewrite: { "docker.io": "docker.m.daocloud.io", "ghcr.io": "ghcr.m.daocloud.io", "registry.k8s.io": "k8s.m.daocloud.io" },
   },
 };
 

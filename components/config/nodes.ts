@@ -3,6 +3,7 @@
 import { Cidr, cidrContains, formatIpv4, parseIpv4 } from "../net";
 import { MachineProvider, NodeRole, NodeSpec } from "../spec";
 import { Block, DNS_LABEL, DNS_LABEL_HELP, P, Problems, checkDnsLabel, checkIpv4, isPlainObject, typeName } from "./reader";
+import { checkOpenSshPublicKey } from "./ssh";
 
 export interface NodeDraft {
   readonly spec: NodeSpec;
@@ -84,21 +85,42 @@ function readNodeItem(b: Block, provider: MachineProvider | undefined, probs: Pr
   return { ...base, ...host };
 }
 
-/** An existing host's own SSH address and port, and its public IP. */
-function readHostFields(b: Block): Pick<NodeSpec, "sshHost" | "sshPort" | "publicIp"> {
+/** An existing host's own SSH address and port, its public IP, and its pinned host key. */
+function readHostFields(b: Block): Pick<NodeSpec, "sshHost" | "sshPort" | "publicIp" | "hostKey"> {
   const sshHost = b.str("sshHost", undefined, (s) => (/^[A-Za-z0-9.:-]+$/.test(s) ? undefined : 'not a host name or IP address, e.g. "203.0.113.10"'));
   const sshPort = b.int("sshPort", undefined, { min: 1, max: 65535 });
   const publicIp = b.str("publicIp", undefined, checkIpv4);
+  const hostKeyText = b.str("hostKey", undefined, (s) => hostKeyProblem(s));
   return {
     ...(sshHost !== undefined ? { sshHost } : {}),
     ...(sshPort !== undefined ? { sshPort } : {}),
     ...(publicIp !== undefined ? { publicIp } : {}),
+    ...(hostKeyText !== undefined ? { hostKey: normalizeHostKey(hostKeyText) } : {}),
   };
+}
+
+/**
+ * A host key as `ssh-keyscan` or known_hosts writes it ("host[,host] type base64 [comment]") or as the
+ * host's .pub file ("type base64 [comment]"): the "type base64" part, which the connection pins.
+ */
+export function normalizeHostKey(text: string): string {
+  const words = text.trim().split(/\s+/);
+  const i = words.findIndex((w) => HOST_KEY_TYPES.includes(w));
+  return i >= 0 && words[i + 1] ? `${words[i]} ${words[i + 1]}` : text.trim();
+}
+
+const HOST_KEY_TYPES = ["ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521"];
+
+function hostKeyProblem(s: string): string | undefined {
+  const fix = 'paste one line of `ssh-keyscan -t ecdsa <host>` (checked against the host\'s own /etc/ssh/ssh_host_ecdsa_key.pub), e.g. "10.0.0.5 ecdsa-sha2-nistp256 AAAAE2Vj..."';
+  if (s.includes("\n")) return `one key line only; ${fix}`;
+  const line = normalizeHostKey(s);
+  return checkOpenSshPublicKey(line) === undefined && HOST_KEY_TYPES.includes(line.split(" ")[0]) ? undefined : `not an SSH host key line; ${fix}`;
 }
 
 /** The host fields given for a VM provider: an error rather than silently ignored. */
 function rejectHostFields(b: Block, provider: MachineProvider | undefined): Record<string, never> {
-  for (const k of ["sshHost", "sshPort", "publicIp"]) {
+  for (const k of ["sshHost", "sshPort", "publicIp", "hostKey"]) {
     const v = b.raw(k);
     if (v === undefined || provider === undefined) continue; // no provider: already reported
     const why = provider === "aliyun" ? "ECS addresses come from the cloud" : "VMs are reached on their node IP";

@@ -6,7 +6,7 @@ import { ConfigError, RawConfig } from "./reader";
 import { privateKeyProblem } from "./ssh";
 
 /** Top-level keys whose values are structured (JSON in pulumi config). */
-const OBJECT_KEYS = ["nodes", "nodeCount", "ssh", "kubernetes", "mirrors", "flannel", "metricsServer", "demo", "virtualbox", "aliyun"];
+const OBJECT_KEYS = ["nodes", "nodeCount", "ssh", "kubernetes", "mirrors", "flannel", "metricsServer", "kubeletCsrApprover", "demo", "virtualbox", "aliyun", "existing"];
 
 /**
  * Reads the stack config of project kubeadm-cluster and returns the validated spec (throws ConfigError).

@@ -53,6 +53,9 @@ export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
+/** Marks a value in a committed stack file that each user must replace (e.g. their own admin IP). */
+export const PLACEHOLDER_MARK = "CHANGE-ME";
+
 export class Problems {
   readonly list: string[] = [];
   /** Key with a bad value: `<key> = <value>: <what is wrong and the fix>`. */
@@ -98,7 +101,7 @@ export class Block {
     return `${P}${this.path ? `${this.path}.` : ""}${k}`;
   }
 
-  private doc(k: string): string {
+  doc(k: string): string {
     return this.docPath ? `${this.docPath}.${k}` : k;
   }
 
@@ -122,6 +125,11 @@ export class Block {
     if (typeof v !== "string" || v === "") {
       this.probs.bad(this.key(k), v, `must be a non-empty string, got ${v === "" ? "an empty string" : typeName(v)}`);
       return def;
+    }
+    if (v.includes(PLACEHOLDER_MARK)) {
+      this.probs.bad(this.key(k), v, `is the stack file's placeholder; replace ${PLACEHOLDER_MARK} with your own value (pulumi config set --path ${this.doc(k)} <value>; docs/configuration.md explains the key)`);
+      // Kept (the spec is never built while a problem stands), so checks across keys do not report the default instead.
+      return v;
     }
     const err = check?.(v);
     if (err !== undefined) {

@@ -2,7 +2,9 @@
 // and the optional cloud-init user for a non-root SSH user.
 import { AliyunSpec, ClusterSpec, NodeSpec } from "../spec";
 import { parseCidr, parseIpv4, cidrContains, cidrContainsCidr, lastAddress } from "../net";
+import * as crypto from "crypto";
 import { toYaml } from "./cloud-init";
+import { fingerprint, hostKeyCloudConfig } from "./host-keys";
 
 export interface SgRule {
   /** Resource name suffix. */
@@ -57,17 +59,46 @@ export function instanceName(clusterName: string, node: NodeSpec): string {
   return `${clusterName}-${node.name}`;
 }
 
+/** The machine's host key, as cloud-init receives it. */
+export interface HostKeyMaterial {
+  readonly privateKeyOpenssh: string;
+  readonly publicLine: string;
+}
+
 /**
- * cloud-init user-data (base64) creating a non-root SSH user with the key and passwordless sudo; the
- * key pair alone only authorizes root on Aliyun's Ubuntu images. undefined for root.
+ * cloud-init user-data (base64): the pinned SSH host key (host-keys.ts) and, for a non-root SSH user,
+ * that user with the key and passwordless sudo (the key pair alone only authorizes root on Aliyun's
+ * Ubuntu images).
  */
-export function ecsUserData(user: string, publicKey: string): string | undefined {
-  if (user === "root") return undefined;
-  const text =
-    "#cloud-config\n" +
-    toYaml({
-      users: [{ name: user, shell: "/bin/bash", groups: ["sudo"], sudo: "ALL=(ALL) NOPASSWD:ALL", lock_passwd: true, ssh_authorized_keys: [publicKey.trim()] }],
-      ssh_pwauth: false,
-    });
+export function ecsUserData(user: string, publicKey: string, hostKey: HostKeyMaterial): string {
+  const keys = hostKeyCloudConfig(hostKey.privateKeyOpenssh, hostKey.publicLine);
+  const config =
+    user === "root"
+      ? { ...keys }
+      : {
+          users: [{ name: user, shell: "/bin/bash", groups: ["sudo"], sudo: "ALL=(ALL) NOPASSWD:ALL", lock_passwd: true, ssh_authorized_keys: [publicKey.trim()] }],
+          ssh_pwauth: false,
+          ...keys,
+        };
+  const text = "#cloud-config\n" + toYaml(config);
   return Buffer.from(text, "utf8").toString("base64");
+}
+
+/** Tag on an instance created with a pinned host key: its value is the key's fingerprint. */
+export const HOST_KEY_TAG = "kubeadm-host-key";
+
+/**
+ * The key to pin for an instance, from the tags the instance really has. Instances created before keys
+ * were pinned have neither the tag nor the key (tags and user data are ignoreChanges: applying them to
+ * a running instance would reboot it and cloud-init would not install the key again), so they stay
+ * unpinned rather than fail every connection.
+ */
+export function pinnedHostKey(tags: Readonly<Record<string, string>> | undefined, publicLine: string): string | undefined {
+  return tags?.[HOST_KEY_TAG] === fingerprint(publicLine) ? publicLine : undefined;
+}
+
+/** The key pair's name carries the key's fingerprint: a new key is a new key pair, created before the old one goes. */
+export function keyPairName(prefix: string, publicKey: string): string {
+  const short = crypto.createHash("sha256").update(publicKey.trim().split(/\s+/).slice(0, 2).join(" ")).digest("hex").slice(0, 8);
+  return `${prefix}-ssh-${short}`;
 }

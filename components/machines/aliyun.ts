@@ -9,7 +9,8 @@ import { ClusterSpec } from "../spec";
 /** What the Aliyun machines need from the cluster description. */
 export type AliyunSettings = Pick<ClusterSpec, "clusterName" | "nodes" | "ssh" | "aliyun">;
 import { Host } from "./host";
-import { securityGroupRules, checkAliyunAddresses, instanceName, ecsUserData } from "./aliyun-plan";
+import { securityGroupRules, checkAliyunAddresses, instanceName, ecsUserData, HOST_KEY_TAG, keyPairName, pinnedHostKey } from "./aliyun-plan";
+import { fingerprint, hostKeyPair, publicKeyLine } from "./host-keys";
 import { sshConnection } from "./connection";
 
 export interface AliyunMachinesArgs {
@@ -29,6 +30,13 @@ export function newestImage(images: readonly { id: string }[], nameRegex: string
   return images[0].id;
 }
 
+/** ignoreChanges for inputs a data source resolved (the config left them unset): keep the first value. */
+export function derivedIgnores(configured: Readonly<Record<string, string | undefined>>): string[] {
+  return Object.entries(configured)
+    .filter(([, v]) => v === undefined)
+    .map(([k]) => k);
+}
+
 export class AliyunMachines extends pulumi.ComponentResource {
   public readonly hosts: Host[];
 
@@ -39,12 +47,19 @@ export class AliyunMachines extends pulumi.ComponentResource {
     if (!a) throw new Error("internal: AliyunMachines without spec.aliyun");
     checkAliyunAddresses(spec);
 
-    const provider = new alicloud.Provider(`${name}-provider`, { region: a.region }, { parent: this });
+    // replaceOnImageUpdate: a changed aliyun.imageId replaces the instance (new id: the node lifecycle
+    // runs again) instead of the provider's default in-place ReplaceSystemDisk, which keeps the id and
+    // wipes the disk under a "successful" up (terraform-provider-alicloud resource_alicloud_instance.go
+    // image_id: not ForceNew; @pulumi/alicloud types ProviderFeaturesEcsInstance.replaceOnImageUpdate).
+    const provider = new alicloud.Provider(`${name}-provider`, { region: a.region, features: { ecsInstance: { replaceOnImageUpdate: true } } }, { parent: this });
     const child = { parent: this, provider };
     const invoke = { parent: this, provider };
     // Cloud-side names carry the stack so two stacks in one account do not collide.
     const prefix = `${spec.clusterName}-${pulumi.getStack()}`;
 
+    // Values a data source looks up are resolved once and kept (ignoreChanges): the newest image or the
+    // first zone with stock change over time, and applying a new one would re-image the nodes in place
+    // or replace the vSwitch. A value set in config is followed (a deliberate change).
     const zoneId: pulumi.Input<string> =
       a.zone ??
       alicloud
@@ -57,7 +72,12 @@ export class AliyunMachines extends pulumi.ComponentResource {
         .apply((r) => newestImage(r.images ?? [], a.imageNameRegex, a.region));
 
     const vpc = new alicloud.vpc.Network(`${name}-vpc`, { vpcName: prefix, cidrBlock: a.vpcCidr, description: `kubeadm cluster ${prefix}` }, child);
-    const vswitch = new alicloud.vpc.Switch(`${name}-vswitch`, { vpcId: vpc.id, cidrBlock: a.vswitchCidr, zoneId, vswitchName: prefix }, child);
+    const vswitch = new alicloud.vpc.Switch(
+      `${name}-vswitch`,
+      { vpcId: vpc.id, cidrBlock: a.vswitchCidr, zoneId, vswitchName: prefix },
+      // zone_id and cidr_block are ForceNew; the replacement reuses the CIDR, so the old one goes first.
+      { ...child, deleteBeforeReplace: true, ignoreChanges: derivedIgnores({ zoneId: a.zone }) },
+    );
     const sg = new alicloud.ecs.SecurityGroup(
       `${name}-sg`,
       { vpcId: vpc.id, securityGroupName: prefix, description: `kubeadm cluster ${prefix}`, securityGroupType: "normal", innerAccessPolicy: "Accept" },
@@ -83,9 +103,15 @@ export class AliyunMachines extends pulumi.ComponentResource {
           child,
         ),
     );
-    const keyPair = new alicloud.ecs.EcsKeyPair(`${name}-key`, { keyPairName: `${prefix}-ssh`, publicKey: pulumi.output(args.publicKey).apply((k) => k.trim()) }, child);
+    const publicKey = pulumi.output(args.publicKey).apply((k) => k.trim());
+    // key_pair_name and public_key are ForceNew and names are unique per account: a name derived from
+    // the key makes a new key a new pair, created before the old one is deleted (an attached pair
+    // cannot be deleted: KeypairAlreadyAttachedInstance).
+    const keyPair = new alicloud.ecs.EcsKeyPair(`${name}-key`, { keyPairName: a.keyPairName ?? publicKey.apply((k) => keyPairName(prefix, k)), publicKey }, child);
 
     this.hosts = spec.nodes.map((node) => {
+      const hostKey = hostKeyPair(`${spec.clusterName}-${node.name}-host-key`, { parent: this });
+      const hostLine = publicKeyLine(hostKey);
       const instance = new alicloud.ecs.Instance(
         `${spec.clusterName}-${node.name}-ecs`,
         {
@@ -97,17 +123,29 @@ export class AliyunMachines extends pulumi.ComponentResource {
           securityGroups: [sg.id],
           privateIp: node.ip,
           keyName: keyPair.keyPairName,
-          userData: pulumi.output(args.publicKey).apply((k) => ecsUserData(spec.ssh.user, k)),
+          // Carries the host's private key: secret in state.
+          userData: pulumi.secret(
+            pulumi.all([publicKey, hostKey.privateKeyOpenssh, hostLine]).apply(([k, priv, pub]) => ecsUserData(spec.ssh.user, k, { privateKeyOpenssh: priv, publicLine: pub })),
+          ),
           systemDiskCategory: a.systemDiskCategory,
           systemDiskSize: a.systemDiskSizeGb,
           instanceChargeType: a.instanceChargeType,
           internetChargeType: a.internetChargeType,
           internetMaxBandwidthOut: a.internetMaxBandwidthOut,
           spotStrategy: a.spotStrategy,
-          tags: { "kubeadm-cluster": prefix, "kubeadm-node": node.name },
+          tags: hostLine.apply((pub) => ({ "kubeadm-cluster": prefix, "kubeadm-node": node.name, [HOST_KEY_TAG]: fingerprint(pub) })),
         },
-        // SSH must be allowed before anything tries to connect to the instance.
-        { ...child, dependsOn: rules },
+        {
+          ...child,
+          // SSH must be allowed before anything tries to connect to the instance.
+          dependsOn: rules,
+          // A replacement keeps the node's fixed private IP: the old instance must go first.
+          deleteBeforeReplace: true,
+          additionalSecretOutputs: ["userData"],
+          // userData and the host-key tag only matter at creation (cloud-init installs the key once);
+          // applying them to a running instance would reboot it for nothing.
+          ignoreChanges: ["userData", `tags["${HOST_KEY_TAG}"]`, ...derivedIgnores({ imageId: a.imageId })],
+        },
       );
       const hasPublicIp = a.internetMaxBandwidthOut > 0;
       const publicIp = instance.publicIp;
@@ -120,6 +158,7 @@ export class AliyunMachines extends pulumi.ComponentResource {
         connection: sshConnection(hasPublicIp ? publicIp : instance.privateIp, 22, spec.ssh.user, args.privateKey, spec.ssh.connectTimeoutSeconds),
         machineId: instance.id,
         machine: instance,
+        hostKey: pulumi.all([instance.tags, hostLine]).apply(([tags, pub]) => pinnedHostKey(tags, pub)),
       };
     });
     this.registerOutputs({ vpcId: vpc.id, securityGroupId: sg.id, machineIds: this.hosts.map((h) => h.machineId) });

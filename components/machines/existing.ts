@@ -18,5 +18,7 @@ export function existingHosts(spec: Pick<ClusterSpec, "nodes" | "ssh">, privateK
     connection: sshConnection(node.sshHost ?? node.ip, node.sshPort ?? spec.ssh.port, spec.ssh.user, privateKey, spec.ssh.connectTimeoutSeconds),
     machineId: pulumi.output(existingMachineId(node)),
     machine: undefined,
+    // Pinned when the user gave the host's key (nodes[].hostKey); otherwise accepted as it comes.
+    hostKey: node.hostKey === undefined ? undefined : pulumi.output<string | undefined>(node.hostKey),
   }));
 }

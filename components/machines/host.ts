@@ -9,9 +9,13 @@ export interface SshConnection {
   readonly user: string;
   /** Secret. */
   readonly privateKey: pulumi.Input<string>;
-  /** Keep dialing this many times (a booting VM refuses connections for a while). -1 = unlimited. */
+  /**
+   * How long the node's first command (`<node>-ssh-ready`) keeps dialing a machine that is still
+   * booting: this many dials (-1 = unlimited) of perDialTimeout seconds each. Every other command uses
+   * a fixed, short policy (components/node/connection.ts), so tuning the boot wait re-runs nothing else.
+   */
   readonly dialErrorLimit: number;
-  /** Seconds per dial attempt. */
+  /** Seconds per dial attempt while waiting for boot. */
   readonly perDialTimeout: number;
 }
 

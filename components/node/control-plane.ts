@@ -1,6 +1,6 @@
 // ControlPlane: kubeadm init on the control-plane node and the values workers and add-ons need:
 // joinToken (secret), caCertHash, endpoint, kubeconfig (secret). Scripts: scripts/node/init.sh,
-// ca-hash.sh, kubeconfig.sh, approve-serving-cert.sh, reset.sh (delete).
+// ca-hash.sh, kubeconfig.sh, approve-serving-cert.sh; on delete reset.sh (through the cleanup runner).
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import * as random from "@pulumi/random";
@@ -20,7 +20,9 @@ import {
   resetScript,
   rewriteKubeconfigServer,
 } from "./scripts";
-import { NodePrep, sshConnection, stepTimeout, withDependsOn } from "./node-prep";
+import { NodePrep, stepTimeout, withDependsOn } from "./node-prep";
+import { commandConnection } from "./connection";
+import { nodeCleanup } from "./cleanup";
 
 /** What the control plane needs from the cluster description: kubeadm settings, the SSH user, the node list (single-node taint). */
 export type ControlPlaneSettings = KubeadmSettings & Pick<ClusterSpec, "ssh" | "nodes">;
@@ -45,11 +47,16 @@ export class ControlPlane extends pulumi.ComponentResource {
   public readonly host: Host;
   /** Depend on this for "the API is up and the kubeconfig is readable". */
   public readonly ready: pulumi.Resource;
+  /**
+   * The resource whose replacement means a new cluster (`kubeadm init` on a new or reset machine).
+   * Kubernetes objects are replaced with it (`replaceWith`) and deleted with it (`deletedWith`).
+   */
+  public readonly cluster: pulumi.Resource;
 
   constructor(name: string, args: ControlPlaneArgs, opts?: pulumi.ComponentResourceOptions) {
     super("kubeadm:node:ControlPlane", name, {}, opts);
     const { host, node, prep, settings: spec } = args;
-    const connection = sshConnection(host);
+    const connection = commandConnection(host);
     const publicAddress: pulumi.Output<string> = host.publicAddress ?? pulumi.output(node.publicIp ?? "");
     const first = withDependsOn([], opts?.dependsOn);
 
@@ -76,7 +83,6 @@ export class ControlPlane extends pulumi.ComponentResource {
         stdin: pulumi.secret(
           pulumi.all([this.joinToken, publicAddress]).apply(([token, pub]) => initStdin(spec, node, token, certSans(node, pub))),
         ),
-        delete: remoteBash(resetScript(spec, node), TIMEOUTS.reset),
         triggers: [host.machineId],
         addPreviousOutputInEnv: false,
         logging: "stderr",
@@ -84,13 +90,19 @@ export class ControlPlane extends pulumi.ComponentResource {
       {
         parent: this,
         dependsOn: withDependsOn([prep.done], opts?.dependsOn),
-        // A replaced machine is reset before it is initialised again, never after.
+        // A replaced machine's old cluster is cleaned up (the reset below) before init runs again.
         deleteBeforeReplace: true,
-        // Skip the SSH reset when the VM itself is being deleted.
-        deletedWith: host.machine,
         additionalSecretOutputs: ["stdout", "stderr"],
-        customTimeouts: { create: stepTimeout(TIMEOUTS.init), update: stepTimeout(TIMEOUTS.init), delete: stepTimeout(TIMEOUTS.reset) },
+        customTimeouts: { create: stepTimeout(TIMEOUTS.init), update: stepTimeout(TIMEOUTS.init) },
       },
+    );
+
+    // kubeadm reset on destroy or before a re-init; skipped when the machine itself is being deleted,
+    // and by the runner when the machine no longer answers or is another machine.
+    const reset = nodeCleanup(
+      `${name}-reset`,
+      { host, script: resetScript(spec, node), label: `reset ${node.name}`, timeoutSeconds: TIMEOUTS.reset, triggers: [host.machineId, init.id] },
+      { parent: this, dependsOn: [init], deletedWith: host.machine },
     );
 
     const caHash = new command.remote.Command(
@@ -102,13 +114,14 @@ export class ControlPlane extends pulumi.ComponentResource {
         addPreviousOutputInEnv: false,
         logging: "stdoutAndStderr",
       },
-      { parent: this, dependsOn: [init], customTimeouts: { create: stepTimeout(TIMEOUTS.caHash), update: stepTimeout(TIMEOUTS.caHash) } },
+      // After the reset resource: workers (which use the hash) are then removed before the control plane is reset.
+      { parent: this, dependsOn: [init, reset], customTimeouts: { create: stepTimeout(TIMEOUTS.caHash), update: stepTimeout(TIMEOUTS.caHash) } },
     );
     this.caCertHash = caHash.stdout.apply(parseCaCertHash);
 
-    const readyDeps: pulumi.Resource[] = [init];
+    const readyDeps: pulumi.Resource[] = [init, reset];
     if (serverTlsBootstrap(spec)) {
-      // metrics-server verifies kubelet serving certificates; nothing approves them on its own.
+      // metrics-server verifies kubelet serving certificates; nothing approves the first one on its own.
       readyDeps.push(
         new command.remote.Command(
           `${name}-approve-serving-cert`,
@@ -147,6 +160,7 @@ export class ControlPlane extends pulumi.ComponentResource {
     this.endpoint = pulumi.output(`${node.ip}:${API_PORT}`);
     this.host = host;
     this.ready = kubeconfig;
+    this.cluster = init;
     this.registerOutputs({ joinToken: this.joinToken, caCertHash: this.caCertHash, endpoint: this.endpoint, kubeconfig: this.kubeconfig });
   }
 }

@@ -1,25 +1,13 @@
 // NodePrep: everything a node needs before kubeadm (scripts/node/prep.sh), plus its /etc/hosts block
-// (scripts/node/hosts.sh, separate so adding a node re-runs only that small step elsewhere).
-// Also holds the small wiring helpers the other node components share.
+// (scripts/node/hosts.sh, separate so adding a node re-runs only that small step elsewhere). The
+// first command, `<node>-ssh-ready`, absorbs the wait for a booting machine (see connection.ts).
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { NodeSpec } from "../spec";
 import { Host } from "../machines/host";
 import { remoteBash } from "./script";
 import { PrepSettings, TIMEOUTS, hostsScript, prepScript } from "./scripts";
-
-/** The typed SSH connection for remote.Command, field by field (never a spread: PULUMI-NOTES §1.3). */
-export function sshConnection(host: Host): command.types.input.remote.ConnectionArgs {
-  const c = host.connection;
-  return {
-    host: c.host,
-    port: c.port,
-    user: c.user,
-    privateKey: c.privateKey,
-    dialErrorLimit: c.dialErrorLimit,
-    perDialTimeout: c.perDialTimeout,
-  };
-}
+import { bootConnection, commandConnection } from "./connection";
 
 /** Pulumi-side bound for a step whose script is bounded by `seconds` on the node (dialing SSH included). */
 export function stepTimeout(seconds: number): string {
@@ -47,6 +35,9 @@ export interface NodePrepArgs {
   readonly settings: PrepSettings;
 }
 
+/** What the boot-wait command runs: proves SSH and sudo work, changes nothing. */
+export const SSH_READY_COMMAND = 'sudo -n true && echo "ssh and sudo ok on $(hostname)"';
+
 export class NodePrep extends pulumi.ComponentResource {
   public readonly host: Host;
   /** The last prep command: init/join `dependsOn` it. */
@@ -55,20 +46,26 @@ export class NodePrep extends pulumi.ComponentResource {
   constructor(name: string, args: NodePrepArgs, opts?: pulumi.ComponentResourceOptions) {
     super("kubeadm:node:NodePrep", name, {}, opts);
     const { host, node, settings } = args;
-    const connection = sshConnection(host);
+    const connection = commandConnection(host);
+    // A recreated machine (same IP, same connection) must be prepared again.
+    const triggers = [host.machineId];
 
-    // First command on a fresh machine: it also absorbs the wait for SSH (dialErrorLimit).
+    const ready = new command.remote.Command(
+      `${name}-ssh-ready`,
+      { connection: bootConnection(host), create: SSH_READY_COMMAND, triggers, addPreviousOutputInEnv: false, logging: "stdoutAndStderr" },
+      { parent: this, dependsOn: withDependsOn([], opts?.dependsOn) },
+    );
+
     const hosts = new command.remote.Command(
       `${name}-hosts`,
       {
         connection,
         create: remoteBash(hostsScript({ nodes: args.clusterNodes }), TIMEOUTS.hosts),
-        // A recreated machine (same IP, same connection) must be prepared again.
-        triggers: [host.machineId],
+        triggers,
         addPreviousOutputInEnv: false,
         logging: "stdoutAndStderr",
       },
-      { parent: this, dependsOn: withDependsOn([], opts?.dependsOn), customTimeouts: { create: stepTimeout(TIMEOUTS.hosts + 600), update: stepTimeout(TIMEOUTS.hosts + 600) } },
+      { parent: this, dependsOn: [ready], customTimeouts: { create: stepTimeout(TIMEOUTS.hosts), update: stepTimeout(TIMEOUTS.hosts) } },
     );
 
     const prep = new command.remote.Command(
@@ -76,7 +73,7 @@ export class NodePrep extends pulumi.ComponentResource {
       {
         connection,
         create: remoteBash(prepScript(settings, node), TIMEOUTS.prep),
-        triggers: [host.machineId],
+        triggers,
         addPreviousOutputInEnv: false,
         logging: "stdoutAndStderr",
       },

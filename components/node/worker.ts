@@ -17,7 +17,9 @@ import {
   tokenScript,
   tokenStdin,
 } from "./scripts";
-import { NodePrep, sshConnection, stepTimeout, withDependsOn } from "./node-prep";
+import { NodePrep, stepTimeout, withDependsOn } from "./node-prep";
+import { commandConnection } from "./connection";
+import { nodeCleanup } from "./cleanup";
 
 /** What a worker needs from the cluster description: version and token TTL, SSH user, kubelet TLS mode. */
 export type WorkerSettings = Pick<ClusterSpec, "kubernetes" | "ssh" | "metricsServer">;
@@ -41,6 +43,13 @@ export interface WorkerArgs {
   readonly prep: NodePrep;
   readonly join: JoinInputs;
   readonly settings: WorkerSettings;
+  /**
+   * Keep the inert `<name>-node-object` of v0.1 (a remote.Command whose delete drained the node). A
+   * stack deployed by v0.1 has it in state: were it simply dropped, Pulumi would run that stored delete
+   * and drain a healthy node during a routine `up`; declared with no delete and retainOnDelete, the
+   * update removes the delete from state. Set by KubeadmCluster when it adopts a v0.1 stack.
+   */
+  readonly keepV1NodeObject?: boolean;
 }
 
 export class Worker extends pulumi.ComponentResource {
@@ -51,8 +60,8 @@ export class Worker extends pulumi.ComponentResource {
   constructor(name: string, args: WorkerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("kubeadm:node:Worker", name, {}, opts);
     const { host, node, prep, join: controlPlane, settings: spec } = args;
-    const connection = sshConnection(host);
-    const cpConnection = sshConnection(controlPlane.controlPlane);
+    const connection = commandConnection(host);
+    const cpConnection = commandConnection(controlPlane.controlPlane);
     const secretOutputs = ["stdout", "stderr"];
     // A recreated machine, or a new cluster (a replaced control plane has a new CA), means this node must
     // be joined again: both replace the worker's commands (PULUMI-NOTES §1.1: triggers always replace).
@@ -89,7 +98,6 @@ export class Worker extends pulumi.ComponentResource {
             .all([controlPlane.token, controlPlane.caCertHash, controlPlane.endpoint])
             .apply(([t, hash, endpoint]) => joinStdin(spec, node, t, hash, endpoint)),
         ),
-        delete: remoteBash(resetScript(spec, node), TIMEOUTS.reset),
         // Includes the machine id: a recreated VM with the same IP has an identical connection.
         triggers,
         addPreviousOutputInEnv: false,
@@ -98,35 +106,41 @@ export class Worker extends pulumi.ComponentResource {
       {
         parent: this,
         dependsOn: withDependsOn([prep.done, token], opts?.dependsOn),
-        // Reset the old node before joining the new one (the default would reset right after re-joining).
+        // The old node is drained and reset (the cleanups below) before the new one joins.
         deleteBeforeReplace: true,
-        // No SSH reset against a VM that is being deleted anyway.
-        deletedWith: host.machine,
         additionalSecretOutputs: secretOutputs,
-        customTimeouts: { create: stepTimeout(TIMEOUTS.join), update: stepTimeout(TIMEOUTS.join), delete: stepTimeout(TIMEOUTS.reset) },
+        customTimeouts: { create: stepTimeout(TIMEOUTS.join), update: stepTimeout(TIMEOUTS.join) },
       },
     );
 
-    // Delete-only: created after the join, so Pulumi deletes it first: the Node is drained and deleted
-    // on the control plane while the worker still runs, then the join's delete resets the worker.
-    new command.remote.Command(
-      `${name}-node-object`,
-      {
-        connection: cpConnection,
-        delete: remoteBash(drainNodeScript(node), TIMEOUTS.drain),
-        triggers,
-        addPreviousOutputInEnv: false,
-        logging: "stdoutAndStderr",
-      },
-      {
-        parent: this,
-        dependsOn: [join],
-        deleteBeforeReplace: true,
-        // When the whole cluster goes (control-plane VM deleted), draining is pointless.
-        deletedWith: controlPlane.controlPlane.machine,
-        customTimeouts: { delete: stepTimeout(TIMEOUTS.drain) },
-      },
+    // Cleanups, created after the join so Pulumi deletes them first, in this order: the Node is drained
+    // and deleted on the control plane while the worker still runs, then the worker is reset.
+    const reset = nodeCleanup(
+      `${name}-reset`,
+      { host, script: resetScript(spec, node), label: `reset ${node.name}`, timeoutSeconds: TIMEOUTS.reset, triggers: [...triggers, join.id] },
+      // No SSH reset against a VM that is being deleted anyway.
+      { parent: this, dependsOn: [join], deletedWith: host.machine },
     );
+    const drain = nodeCleanup(
+      `${name}-drain`,
+      {
+        host: controlPlane.controlPlane,
+        script: drainNodeScript(node),
+        label: `drain and delete node ${node.name}`,
+        timeoutSeconds: TIMEOUTS.drain,
+        triggers: [...triggers, join.id],
+      },
+      // When the whole cluster goes (control-plane VM deleted), draining is pointless.
+      { parent: this, dependsOn: [reset], deletedWith: controlPlane.controlPlane.machine },
+    );
+    if (args.keepV1NodeObject) {
+      new command.remote.Command(
+        `${name}-node-object`,
+        { connection: cpConnection, triggers, addPreviousOutputInEnv: false, logging: "stdoutAndStderr" },
+        // Nothing runs on create or update (no create, no update), nothing on delete (none, and retained).
+        { parent: this, dependsOn: [drain], retainOnDelete: true },
+      );
+    }
 
     let joined: pulumi.Resource = join;
     if (serverTlsBootstrap(spec)) {

@@ -3,6 +3,9 @@
 # node's kubelet serving certificate request (signer kubernetes.io/kubelet-serving), which the
 # controller-manager never approves on its own and metrics-server needs. Approves only requests made by
 # system:node:<NODE_NAME> whose names are exactly that node's name and IP; anything else is refused.
+# Re-runnable at any time: when the kubelet on <NODE_IP>:10250 already presents a certificate that
+# verifies against the cluster CA and names this node, there is nothing to approve (the
+# controller-manager deletes approved requests after an hour, so a later run would find none).
 # Header variables:
 #   NODE_NAME NODE_IP
 #   APPROVE_TIMEOUT  seconds to wait for the request
@@ -34,6 +37,29 @@ check_names() {
   done
   [ -z "${bad}" ] || { echo "unexpected names:${bad}"; return 1; }
 }
+
+# serving_cert_ok: true when the kubelet serves a current certificate signed by the cluster CA whose
+# names include this node's IP (what metrics-server dials: --kubelet-preferred-address-types=InternalIP).
+serving_cert_ok() {
+  local dir pem
+  dir="$(mktemp -d)"
+  pem="${dir}/kubelet.pem"
+  if timeout 10 openssl s_client -connect "${NODE_IP}:10250" -servername "${NODE_NAME}" </dev/null 2>/dev/null |
+    openssl x509 -out "${pem}" 2>/dev/null &&
+    openssl verify -CAfile /etc/kubernetes/pki/ca.crt "${pem}" >/dev/null 2>&1 &&
+    openssl x509 -in "${pem}" -noout -checkend 0 >/dev/null 2>&1 &&
+    openssl x509 -in "${pem}" -noout -ext subjectAltName 2>/dev/null | grep -qE "IP Address:${NODE_IP//./\\.}(,|\$)"; then
+    rm -rf "${dir}"
+    return 0
+  fi
+  rm -rf "${dir}"
+  return 1
+}
+
+if serving_cert_ok; then
+  say "the kubelet on ${NODE_IP}:10250 already serves a certificate signed by the cluster CA for ${NODE_IP}: nothing to approve"
+  exit 0
+fi
 
 deadline=$((SECONDS + APPROVE_TIMEOUT))
 approved_now=0

@@ -16,23 +16,37 @@ TOKEN_ID="${TOKEN%%.*}"
 
 # `kubeadm token list` prints TOKEN TTL ...; an expired token that the cleaner has not removed yet
 # shows TTL "<invalid>". Compared in bash so the token never appears in a process list.
-state=missing
-list="$(timeout 60 kubeadm token list 2>/dev/null)" || fail "kubeadm token list failed (is the API up?)"
-while read -r tok ttl _; do
-  if [ "${tok}" = "${TOKEN}" ]; then
-    if [ "${ttl}" = "<invalid>" ]; then state=expired; else state="valid (ttl ${ttl})"; fi
-  fi
-done <<<"${list}"
+# token_state: "valid (ttl ...)", "expired" or "missing", from `kubeadm token list`.
+token_state() {
+  local list tok ttl state=missing
+  list="$(timeout 60 kubeadm token list 2>/dev/null)" || fail "kubeadm token list failed (is the API up?)"
+  while read -r tok ttl _; do
+    if [ "${tok}" = "${TOKEN}" ]; then
+      if [ "${ttl}" = "<invalid>" ]; then state=expired; else state="valid (ttl ${ttl})"; fi
+    fi
+  done <<<"${list}"
+  echo "${state}"
+}
 
+state="$(token_state)"
 case "${state}" in
   valid*)
     echo "bootstrap token ${TOKEN_ID}: ${state}: unchanged" >&2
     ;;
   *)
     if [ "${state}" = expired ]; then
-      timeout 60 kubeadm token delete "${TOKEN_ID}" >/dev/null || fail "kubeadm token delete ${TOKEN_ID} failed"
+      # Another worker's token step may have deleted it already (they run in parallel): not an error.
+      timeout 60 kubeadm token delete "${TOKEN_ID}" >/dev/null 2>&1 || true
     fi
-    timeout 60 kubeadm token create "${TOKEN}" --ttl "${TOKEN_TTL}" >/dev/null || fail "kubeadm token create failed"
+    if ! timeout 60 kubeadm token create "${TOKEN}" --ttl "${TOKEN_TTL}" >/dev/null 2>&1; then
+      # Workers joining together run this at the same moment: all but one create fails with
+      # "already exists". What counts is that the token is there and valid now.
+      state_now="$(token_state)"
+      case "${state_now}" in
+        valid*) echo "bootstrap token ${TOKEN_ID}: created meanwhile by another join (${state_now})" >&2; exit 0 ;;
+        *) fail "kubeadm token create failed and the token is ${state_now}" ;;
+      esac
+    fi
     echo "bootstrap token ${TOKEN_ID}: was ${state}, created with ttl ${TOKEN_TTL}" >&2
     ;;
 esac

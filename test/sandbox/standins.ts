@@ -121,6 +121,8 @@ case "$1" in
         while read -r t ttl; do printf '%-24s  %-10s  %-22s  %-24s  %s\\n' "$t" "$ttl" 2026-01-01T00:00:00Z authentication,signing "sandbox stand-in"; done < "$db" ;;
       create)
         t="\${3:-}"; ttl=24h; prev=""
+        # Like the real one: a token whose id exists (even expired, until deleted) cannot be created again.
+        if [ -n "$t" ] && grep -q "^\${t%%.*}\\." "$db"; then echo "error: a token with id \"\${t%%.*}\" already exists" >&2; exit 1; fi
         for a in "$@"; do [ "$prev" = --ttl ] && ttl="$a"; prev="$a"; done
         [ "$ttl" = 0 ] && ttl="<forever>"
         echo "$t $ttl" >> "$db"; echo "$t" ;;

@@ -35,6 +35,8 @@ export interface Step {
   readonly connection?: { host: string; user: string; port: number };
   /** The node whose SSH address the command connects to, when it is not `node` (e.g. the control plane). */
   readonly runsOn?: string;
+  /** A cleanup: on delete Pulumi runs `del.script` on the node through scripts/remote/ssh-run.js. */
+  readonly runner?: boolean;
 }
 
 export interface StepPlan {
@@ -72,6 +74,29 @@ export function safeFileName(s: string): string {
   return s.replace(/[^A-Za-z0-9._-]+/g, "_");
 }
 
+/** The job of a cleanup command (components/node/cleanup.ts): it runs `script` on a node through scripts/remote/ssh-run.js. */
+interface RunnerJob {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly script: string;
+  readonly label: string;
+  readonly timeoutSeconds: number;
+  readonly pinned: boolean;
+}
+
+/** The runner job a local.Command's (secret, here unwrapped) stdin carries, when it runs ssh-run.js. */
+export function runnerJob(r: Pick<RecordedResource, "inputs">): RunnerJob | undefined {
+  const interp = r.inputs.interpreter;
+  if (!Array.isArray(interp) || !interp.map(String).includes("remote/ssh-run.js")) return undefined;
+  try {
+    const j = JSON.parse(String(r.inputs.stdin)) as Record<string, unknown>;
+    return { host: String(j.host), port: Number(j.port ?? 22), user: String(j.user), script: String(j.script), label: String(j.label), timeoutSeconds: Number(j.timeoutSeconds), pinned: typeof j.hostKey === "string" };
+  } catch {
+    return undefined;
+  }
+}
+
 export function planSteps(model: Pick<RenderModel, "resources" | "nodes">): StepPlan {
   const graph = commandGraph(model.resources);
   const byNameCmd = new Map(model.resources.filter(isCommand).map((r) => [r.name, r]));
@@ -91,15 +116,16 @@ export function planSteps(model: Pick<RenderModel, "resources" | "nodes">): Step
     const local = r.type === LOCAL_COMMAND;
     const step = split?.step ?? name;
     const file = split
-      ? `nodes/${safeFileName(split.node)}/${pad(index)}-${safeFileName(step)}${local ? ".local" : ""}.sh`
+      ? `nodes/${safeFileName(split.node)}/${pad(index)}-${safeFileName(step)}${local && !runnerJob(r) ? ".local" : ""}.sh`
       : `local/${pad(index)}-${safeFileName(step)}.sh`;
     const createSecret = r.secretInputs.includes("create");
     const create = str(r.inputs.create);
     const unwrap = (c: string): UnwrappedCommand => (local ? localCommandLine(c, r.inputs.interpreter, r.inputs.dir) : unwrapCommand(c));
     const script = create === undefined ? undefined : unwrap(create);
     const info = stepInfo(split ? step : name, script?.script);
-    const stdin = str(r.inputs.stdin);
-    const conn = r.inputs.connection as Record<string, unknown> | undefined;
+    const job = local ? runnerJob(r) : undefined;
+    const stdin = job ? undefined : str(r.inputs.stdin);
+    const conn = (job ? { host: job.host, user: job.user, port: job.port } : r.inputs.connection) as Record<string, unknown> | undefined;
     const target = conn ? model.nodes.find((n) => (n.sshHost ?? n.ip) === String(conn.host)) ?? model.nodes.find((n) => n.ip === String(conn.host)) : undefined;
     list.push({
       resource: r,
@@ -109,7 +135,10 @@ export function planSteps(model: Pick<RenderModel, "resources" | "nodes">): Step
       local,
       file,
       create: createSecret ? undefined : script,
-      del: str(r.inputs.delete) === undefined || r.secretInputs.includes("delete") ? undefined : unwrap(str(r.inputs.delete) as string),
+      del: job
+        ? { script: job.script, wrapper: `scripts/remote/ssh-run.js (${job.pinned ? "host key pinned" : "host key not pinned"}): sudo -n timeout --kill-after=30 ${job.timeoutSeconds} bash -s < <script>`, timeoutSeconds: job.timeoutSeconds }
+        : str(r.inputs.delete) === undefined || r.secretInputs.includes("delete") ? undefined : unwrap(str(r.inputs.delete) as string),
+      runner: job !== undefined,
       update: str(r.inputs.update) === undefined || r.secretInputs.includes("update") ? undefined : unwrap(str(r.inputs.update) as string),
       createSecret,
       stdinSecret: stdin !== undefined && r.secretInputs.includes("stdin") ? info.stdin ?? `stdin of ${name}` : undefined,
@@ -136,7 +165,13 @@ export function stepNotes(s: Step, kind: "create" | "delete" | "update"): string
   ];
   if (kind === "delete") notes.push("Runs on `pulumi destroy`, or before this step is replaced; steps are undone in reverse order.");
   if (s.after.length && kind === "create") notes.push(`Runs after: ${s.after.join(", ")}.`);
-  if (s.local) notes.push(`Runs on the Pulumi host (local.Command), not over SSH${cmd?.viaInterpreter ? ", from the project directory (where Pulumi.yaml is)" : ""}.`);
+  if (s.runner && kind === "delete" && s.connection) {
+    const on = s.runsOn ? `on ${s.runsOn} (for ${s.node}) ` : "";
+    notes.push(
+      `Pulumi runs it ${on}over SSH as ${s.connection.user}@${s.connection.host} port ${s.connection.port} through scripts/remote/ssh-run.js (key: <secret: SSH private key>),`,
+      "which runs nothing and succeeds when the host does not answer after 3 tries or presents another host key (the machine is gone or rebuilt).",
+    );
+  } else if (s.local) notes.push(`Runs on the Pulumi host (local.Command), not over SSH${cmd?.viaInterpreter ? ", from the project directory (where Pulumi.yaml is)" : ""}.`);
   else if (s.connection) {
     const on = s.runsOn ? `on ${s.runsOn} (for ${s.node}) ` : "";
     notes.push(`Pulumi runs it ${on}over SSH as ${s.connection.user}@${s.connection.host} port ${s.connection.port} (key: <secret: SSH private key>).`);

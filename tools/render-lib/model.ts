@@ -26,6 +26,8 @@ export interface RenderModel {
   readonly nodes: readonly NodeInfo[];
   /** Every secret value the run knows (injected placeholders, mock secrets, secret inputs/outputs). */
   readonly secretValues: readonly { readonly value: string; readonly what: string }[];
+  /** The stack file's CHANGE-ME placeholders and the stand-ins the render used (pulumi up refuses them). */
+  readonly substitutions?: readonly { readonly key: string; readonly from: string; readonly to: string }[];
 }
 
 export function isCommand(r: Pick<RecordedResource, "type">): boolean {

@@ -71,3 +71,37 @@ export function placeholderCall(token: string, inputs: Record<string, unknown>):
       return undefined;
   }
 }
+
+/** What the render puts in place of a committed stack file's CHANGE-ME values, so it can show the cluster. */
+export const RENDER_ADMIN_CIDR = "198.18.0.1/32";
+const MARK = "CHANGE-ME";
+
+export interface Substitution {
+  /** Config key (top level), e.g. "aliyun". */
+  readonly key: string;
+  readonly from: string;
+  readonly to: string;
+}
+
+/**
+ * Replaces the stack file's placeholders (config values containing CHANGE-ME, which `pulumi up`
+ * refuses) with render stand-ins: a CIDR placeholder becomes RENDER_ADMIN_CIDR (RFC 2544's
+ * benchmarking range: no real administrator's address), any other one the lowercase `change-me`.
+ * Returns the new config and what was replaced, so the render can say so.
+ */
+export function substitutePlaceholders(config: Readonly<Record<string, string>>): { config: Record<string, string>; substitutions: Substitution[] } {
+  const out: Record<string, string> = {};
+  const substitutions: Substitution[] = [];
+  for (const [key, value] of Object.entries(config)) {
+    if (!value.includes(MARK)) {
+      out[key] = value;
+      continue;
+    }
+    const replaced = value.replace(new RegExp(`${MARK}/\\d{1,2}`, "g"), RENDER_ADMIN_CIDR).replace(new RegExp(MARK, "g"), "change-me");
+    for (const m of value.match(new RegExp(`[^"\\s]*${MARK}[^"\\s]*`, "g")) ?? []) {
+      substitutions.push({ key, from: m, to: m.replace(new RegExp(`${MARK}/\\d{1,2}`), RENDER_ADMIN_CIDR).replace(new RegExp(MARK, "g"), "change-me") });
+    }
+    out[key] = replaced;
+  }
+  return { config: out, substitutions };
+}

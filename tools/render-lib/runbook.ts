@@ -53,6 +53,12 @@ export function runbookMarkdown(
     `Critical path (${critical.path.length} steps): ${critical.path.map((p) => `\`${p}\``).join(" → ")}.`,
     "",
   );
+  const subs = model.substitutions ?? [];
+  if (subs.length) {
+    out.push("**Placeholders.** The stack file has values every user must replace; `pulumi up` refuses them. This render used stand-ins:", "");
+    for (const s of subs) out.push(`- \`${s.key}\`: \`${s.from}\` rendered as \`${s.to}\``);
+    out.push("");
+  }
   out.push("## Nodes", "", "| node | role | node IP | SSH |", "|---|---|---|---|");
   for (const n of model.nodes) out.push(`| ${n.name} | ${n.role} | ${n.ip} | ${n.sshUser ?? "?"}@${n.sshHost ?? n.ip}:${n.sshPort ?? 22} |`);
   out.push("");

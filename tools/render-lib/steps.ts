@@ -13,7 +13,9 @@ export interface StepInfo {
 /** Exact step names first, then patterns; keep entries short, they are read next to the script. */
 const STEPS: readonly (readonly [RegExp, StepInfo])[] = [
   [/^vm$|^vm-create$|^create-vm$/, { why: "Creates and boots the VirtualBox VM (NIC1 NAT for the internet, NIC2 host-only for the cluster) on the Pulumi host; a NAT-only lab gives every VM 10.0.2.15 and breaks node IPs (seed 000 §1.2)." }],
+  [/^ssh-ready$/, { why: "The node's first command: keeps dialing until the (booting) machine answers SSH and sudo works, with the machine's boot wait (ssh.connectTimeoutSeconds); every later command uses a short fixed dial policy, so tuning the wait re-runs nothing else." }],
   [/^(vm-)?(wait|ssh|boot|ready|wait-ssh|wait-boot)(-.*)?$/, { why: "Waits until SSH answers and cloud-init has finished, so later apt steps do not race unattended-upgrades for the dpkg lock." }],
+  [/^reset$/, { why: "Nothing on create. On destroy, or before the node is set up again on a new machine or for a new cluster: kubeadm reset and the cleanup of seed 000 问题4 (CNI config, iptables, links). Skipped when the VM itself is being deleted, and by the runner when the host does not answer or is another machine." }],
   [/^hosts$/, { why: "Writes one managed /etc/hosts block naming every node (seed 002 step 2), so nodes resolve each other by name; re-run alone when a node is added." }],
   [/^prep$|^node-prep$|^prepare$/, { why: "Prepares the node for kubeadm: hostname, swap off for good, overlay + br_netfilter and the bridge/forwarding sysctls (seed 000 问题5: flannel CrashLoopBackOff without br_netfilter), containerd with SystemdCgroup and the pause image kubeadm expects (seed 000 pause 3.8 vs 3.9 warning), pinned kubelet/kubeadm/kubectl held, images pre-pulled." }],
   [/^init$|^kubeadm-init$/, { why: "kubeadm init from a config on stdin: advertiseAddress = the node IP (not NAT 10.0.2.15), pod subnet for flannel, the bootstrap token; skipped when /etc/kubernetes/admin.conf exists, so a re-run does not re-init.", stdin: "kubeadm InitConfiguration with the bootstrap join token" }],
@@ -21,7 +23,8 @@ const STEPS: readonly (readonly [RegExp, StepInfo])[] = [
   [/^kubeconfig$/, { why: "Reads /etc/kubernetes/admin.conf for the Kubernetes provider and the `kubeconfig` stack output (secret, never logged)." }],
   [/^(join-)?token$|^token-.*$/, { why: "On the control plane, before this node joins: makes sure the bootstrap token exists and has not expired, so a worker added after the token's TTL still joins (seed 001 错误7).", stdin: "the bootstrap join token" }],
   [/^join$|^kubeadm-join$/, { why: "kubeadm join with a JoinConfiguration on stdin (API endpoint, token, CA hash, node IP); skipped when /etc/kubernetes/kubelet.conf exists. On destroy: drain, delete the node, kubeadm reset and the CNI/iptables cleanup of seed 000 问题4.", stdin: "kubeadm JoinConfiguration with the bootstrap join token" }],
-  [/^(drain|remove|delete-node|node-object)(-.*)?$/, { why: "Nothing on create. On destroy (or scale-down) it drains the worker and deletes its Node object on the control plane while the worker still runs; then the join's delete resets the worker." }],
+  [/^node-object$/, { why: "Kept only for stacks deployed by v0.1: does nothing on create, update or delete (its old delete, a drain, is removed from the state on the first `up`); the drain step replaces it." }],
+  [/^(drain|remove|delete-node)(-.*)?$/, { why: "Nothing on create. On destroy (or scale-down) it drains the worker and deletes its Node object on the control plane while the worker still runs; then the worker's reset step cleans the worker." }],
   [/csr|serving-cert/, { why: "On the control plane: approves this node's kubelet serving-certificate CSR, so metrics-server scrapes kubelets over verified TLS instead of --kubelet-insecure-tls." }],
   [/^(label|taint)(-.*)?$/, { why: "Labels/taints the node as configured." }],
 ];
