@@ -39,6 +39,10 @@ export interface RecordedResource {
   /** Aliases given as full URNs (what KubeadmCluster's v0.1 adoption sends). */
   readonly aliases: string[];
   readonly retainOnDelete: boolean;
+  /** Names of the resources whose replacement replaces this one (`replaceWith`). */
+  readonly replaceWith: string[];
+  /** Per input key, the names of the resources its value came from (the engine's property dependencies). */
+  readonly propertyDependencies: Record<string, string[]>;
 }
 
 export interface MockState {
@@ -68,6 +72,16 @@ export function unwrapSecrets(v: unknown): unknown {
   if (o[SECRET_SIG] === SECRET_VAL) return unwrapSecrets(o.value);
   const out: Record<string, unknown> = {};
   for (const k of Object.keys(o)) out[k] = unwrapSecrets(o[k]);
+  return out;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- raw protobuf request (SDK internal)
+function propertyDependencies(req: any): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- protobuf map entries
+  req.getPropertydependenciesMap().forEach((v: any, k: string) => {
+    out[k] = Array.from(new Set<string>((v.getUrnsList() as string[]).map(nameFromUrn))).sort();
+  });
   return out;
 }
 
@@ -228,6 +242,8 @@ export async function runMocked<T>(opts: RunOptions, program: () => T | Promise<
           // eslint-disable-next-line @typescript-eslint/no-explicit-any -- protobuf Alias messages (SDK internal)
           aliases: (req.getAliasesList() as any[]).map((a) => a.getUrn()).filter((u: string) => u !== "").sort(),
           retainOnDelete: req.getRetainondelete(),
+          replaceWith: (req.getReplaceWithList() as string[]).map(nameFromUrn).sort(),
+          propertyDependencies: propertyDependencies(req),
         });
       } finally {
         cb(err, resp);

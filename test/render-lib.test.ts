@@ -15,7 +15,7 @@ import { mermaidGraph } from "../tools/render-lib/mermaid";
 function res(name: string, type: string, dependsOn: string[] = [], extra: Partial<RecordedResource> = {}): RecordedResource {
   return {
     type, name, urn: `urn:${name}`, custom: !type.startsWith("kubeadm:"), parent: "", dependsOn, inputs: {}, secretInputs: [],
-    deleteBeforeReplace: false, additionalSecretOutputs: [], replaceOnChanges: [], ignoreChanges: [], aliases: [], retainOnDelete: false, ...extra,
+    deleteBeforeReplace: false, additionalSecretOutputs: [], replaceOnChanges: [], ignoreChanges: [], aliases: [], retainOnDelete: false, replaceWith: [], propertyDependencies: {}, ...extra,
   };
 }
 const REMOTE = "command:remote:Command";

@@ -1,6 +1,7 @@
 // RUNBOOK.md: what `pulumi up` will do, per node, in execution order, with the exact scripts, then the
 // Kubernetes objects it applies and the stack outputs. Secrets appear only as `<secret: what>`.
 import { RenderModel } from "./model";
+import { RecordedResource } from "../../test/harness";
 import { StepPlan, Step, deleteFile } from "./commands";
 import { CriticalPath } from "./graph";
 import { ManifestObject } from "./manifests";
@@ -17,11 +18,41 @@ function fence(text: string, lang = "bash"): string {
   return `${f}${lang}\n${text}${text.endsWith("\n") ? "" : "\n"}${f}`;
 }
 
+const names = (xs: readonly string[]): string => xs.map((x) => `\`${x}\``).join(", ");
+
+/**
+ * What a later `pulumi up` or `destroy` does to this step, from the options and inputs it was
+ * registered with (the rules of docs/lifecycle.md: a trigger change replaces, any other input change
+ * re-runs `update` or else `create`, deletedWith skips the delete).
+ */
+export function dayTwoNotes(r: RecordedResource, runner: boolean): string[] {
+  const out: string[] = [];
+  const hasCreate = r.inputs.create !== undefined;
+  const triggers = r.propertyDependencies.triggers ?? [];
+  if (runner) out.push("Does nothing on `pulumi up`; its script runs only when the step is deleted or replaced.");
+  else if (hasCreate) {
+    const rerun = r.inputs.update !== undefined ? "runs its update script" : "runs its script again";
+    out.push(`On a later \`up\`, ${rerun} when anything it receives changes (script, stdin, SSH connection); otherwise nothing runs.`);
+  }
+  if (r.inputs.triggers !== undefined) {
+    const from = triggers.length ? `: they come from ${names(triggers)}` : "";
+    out.push(`Replaced (${r.deleteBeforeReplace ? "the old one's cleanup first, then created anew" : "created anew"}) when its triggers change${from}.`);
+  }
+  // The command SDK adds `triggers[*]` to every command (@pulumi/command remote/command.js); said above.
+  const roc = r.replaceOnChanges.filter((p) => p !== "triggers[*]");
+  if (roc.length) out.push(`Replaced when ${roc.map((p) => `\`${p}\``).join(", ")} change${roc.includes("*") ? "s (any input)" : ""}.`);
+  if (r.ignoreChanges.length) out.push(`Later changes to ${r.ignoreChanges.map((p) => `\`${p}\``).join(", ")} are ignored (kept as first created).`);
+  if (r.deletedWith) out.push(`On \`destroy\`, skipped when \`${r.deletedWith}\` is deleted in the same run.`);
+  return out;
+}
+
 function stepSection(s: Step, n: number): string {
   const where = s.local ? " (on the Pulumi host)" : s.runsOn ? ` (runs on \`${s.runsOn}\`)` : "";
   const file = s.create || s.createSecret ? `: \`${s.file}\`` : "";
   const out = [`### ${n}. \`${s.step}\`${where}${file}`, "", s.info.why, ""];
   if (s.after.length) out.push(`Waits for: ${s.after.map((a) => `\`${a}\``).join(", ")}.`, "");
+  const day2 = dayTwoNotes(s.resource, s.runner === true);
+  if (day2.length) out.push(`Day 2: ${day2.join(" ")}`, "");
   if (s.create?.wrapper) out.push(`Sent as \`${s.create.wrapper}\` (timeout ${s.create.timeoutSeconds} s).`, "");
   if (s.stdinSecret) {
     const from = s.stdinFrom.length ? `; the secret comes from ${s.stdinFrom.map((f) => `\`${f}\``).join(", ")} (generated once, kept in the Pulumi state)` : "";
@@ -70,6 +101,14 @@ export function runbookMarkdown(
   }
 
   out.push("## Kubernetes objects", "", "Applied through the Kubernetes provider after the control plane and every join; files in `manifests/`.", "");
+  const objects = [...manifests.values()].flat().map((o) => o.resource);
+  const withCluster = [...new Set(objects.flatMap((o) => o.replaceWith))];
+  if (withCluster.length) {
+    out.push(
+      `Day 2: every object is replaced when ${names(withCluster)} is replaced (a new cluster) and is not deleted through the API on \`destroy\` (deletedWith: the cluster goes with its machines); DaemonSets and Deployments are deleted in the background, so a dead node cannot hold a removal.`,
+      "",
+    );
+  }
   for (const [stem, objs] of manifests) {
     out.push(`### \`manifests/${stem}.yaml\``, "", "| kind | namespace | name | Pulumi resource |", "|---|---|---|---|");
     for (const o of objs) {
