@@ -75,3 +75,143 @@ export const CSR_APPROVER_IMAGE = `ghcr.io/postfinance/kubelet-csr-approver:${CS
 /** Flannel release and its CNI plugin image tag [reference/README.md: v0.28.9]. */
 export const FLANNEL_VERSION = "v0.28.9";
 export const FLANNEL_CNI_PLUGIN_VERSION = "v1.9.1-flannel3";
+
+// ---------------------------------------------------------------------------------------------
+// Host executables kubeadm's preflight looks for, and the Ubuntu 22.04 packages that provide them.
+//
+// kubeadm `cmd/kubeadm/app/preflight/checks_linux.go` `addExecChecks`: one `InPathCheck` per
+// executable; a missing `mandatory` one is an ERROR ("<exe> not found in system path", check name
+// `FileExisting-<exe>`), any other a WARNING (checks.go `InPathCheck.Check`). Sources and confidence
+// per row: /work/notes/node-facts.md §1 (stored copies of checks_linux.go, kubernetes/kubernetes
+// PRs #124685/#125212 crictl, #127151 + backports #127413-#127416 socat/ebtables (Sept 2024),
+// #126953 conntrack gate, #129131 ip/iptables/ethtool/tc, #129317 touch, #129450 nsenter->losetup,
+// #130045 cp). Where a row is not certain it lists the binary anyway: installing a binary kubeadm no
+// longer checks costs a package, missing one it checks fails `kubeadm init`.
+
+export interface PreflightExecutables {
+  /** Missing = `[ERROR FileExisting-<exe>]`: kubeadm init/join stops. */
+  readonly errors: readonly string[];
+  /** Missing = `[WARNING FileExisting-<exe>]`. */
+  readonly warnings: readonly string[];
+  /** Where the row comes from (node-facts.md §1). */
+  readonly source: string;
+}
+
+const PREFLIGHT_128_TO_130: PreflightExecutables = {
+  errors: ["crictl", "conntrack", "ip", "iptables", "mount", "nsenter"],
+  // ebtables and socat: warnings until the Sept-2024 backports of #127151 (#127414/#127415/#127416);
+  // earlier patches of these minors still warn, so they stay in the row.
+  warnings: ["ebtables", "ethtool", "socat", "tc", "touch"],
+  source: "checks_linux.go addExecChecks (<=1.30 shape, stored copy ashierj/superdemo@86435b28); #127151 backports",
+};
+
+/**
+ * kubeadm preflight executable checks per supported minor (Linux, containerd). 1.32+: conntrack is
+ * checked only by `kubeadm init` with a kubernetesVersion below 1.32.0 (#126953's version gate; join
+ * passes an empty version and never checks it), which this program never does (init uses the same
+ * version as kubeadm); it is still installed on every node (nodeHostPackages).
+ */
+export const KUBEADM_PREFLIGHT_EXECUTABLES: Readonly<Record<number, PreflightExecutables>> = {
+  28: PREFLIGHT_128_TO_130,
+  29: PREFLIGHT_128_TO_130,
+  30: PREFLIGHT_128_TO_130,
+  31: {
+    errors: ["conntrack", "ip", "iptables", "mount", "nsenter"],
+    // crictl became a warning with the CRI client library (#124685, #125212); ebtables/socat only in
+    // 1.31.0-1.31.1 (#127413).
+    warnings: ["crictl", "ebtables", "ethtool", "socat", "tc", "touch"],
+    source: "PRs #124685/#125212 (crictl), #127151/#127413 (socat, ebtables); no 1.31 copy read (UNVERIFIED)",
+  },
+  32: {
+    errors: ["ip", "iptables", "mount", "nsenter"],
+    warnings: ["ethtool", "tc", "touch"],
+    source: "checks_linux.go @039c72e8 (1.32 dev) + website implementation-details.md @0637786b",
+  },
+  33: {
+    errors: ["losetup", "mount", "cp"],
+    warnings: [],
+    source: "PRs #129131, #129317, #129450, #130045; alauda/kubernetes@0960183f copy",
+  },
+  34: { errors: ["losetup", "mount", "cp"], warnings: [], source: "assumed as 1.33 (no 1.34 copy read: UNVERIFIED)" },
+  35: { errors: ["losetup", "mount", "cp"], warnings: [], source: "assumed as 1.33 (no 1.35 copy read: UNVERIFIED)" },
+};
+
+export function kubeadmPreflightExecutables(minor: number): PreflightExecutables {
+  const row = KUBEADM_PREFLIGHT_EXECUTABLES[minor];
+  if (!row) throw new Error(`internal: no kubeadm preflight facts for 1.${minor}`);
+  return row;
+}
+
+/**
+ * The Ubuntu 22.04 package that provides each executable (the same names in Debian 12, where the
+ * sandbox checks them with `dpkg -S`). crictl comes from the Kubernetes repository's cri-tools, which
+ * the kube packages step installs (kubeadm < 1.32 depends on it; explicitly from 1.32). ebtables: the
+ * `iptables` package provides `ebtables` (ebtables-nft through update-alternatives, as it does
+ * iptables-nft); the `ebtables` package is the legacy variant, installed only if no `ebtables` is on
+ * PATH, so the host's netfilter backend never changes.
+ */
+export const PREFLIGHT_BINARY_PACKAGE: Readonly<Record<string, string>> = {
+  crictl: "cri-tools",
+  conntrack: "conntrack",
+  ip: "iproute2",
+  tc: "iproute2",
+  iptables: "iptables",
+  ip6tables: "iptables",
+  mount: "mount",
+  losetup: "mount",
+  nsenter: "util-linux",
+  ebtables: "ebtables",
+  ethtool: "ethtool",
+  socat: "socat",
+  touch: "coreutils",
+  cp: "coreutils",
+};
+
+/** Packages that only the Kubernetes repository has: installed by prep's kube packages step. */
+const KUBE_REPO_PACKAGES = new Set(["cri-tools"]);
+
+/**
+ * Executables every node gets whatever its minor, with why:
+ * - conntrack, ip, ethtool: the kubelet .deb depended on conntrack, iproute2 and ethtool until
+ *   kubernetes/release #4106 (2025-09) removed them, also from new patch builds of 1.31-1.33; kubeadm
+ *   1.31.14 then fails `[ERROR FileExisting-conntrack]` (kubernetes/kubernetes #135306, #135311).
+ * - iptables, ip6tables: the kubelet package only Recommends iptables (kubelet.spec @02ab6db0) and
+ *   prep installs with --no-install-recommends; reset.sh flushes rules with iptables/ip6tables.
+ * - mount, nsenter: the kubelet .deb Depends on mount and util-linux (kubelet.spec @02ab6db0).
+ */
+export const NODE_BASE_EXECUTABLES: readonly string[] = ["conntrack", "ip", "ethtool", "iptables", "ip6tables", "mount", "nsenter"];
+
+export interface HostPackage {
+  /** Ubuntu package name. */
+  readonly name: string;
+  /** Executables it provides that the node needs; prep installs the package when one is missing. */
+  readonly binaries: readonly string[];
+}
+
+/**
+ * The host packages prep makes sure of on a node of this minor: every executable kubeadm's preflight
+ * names (errors and warnings) plus NODE_BASE_EXECUTABLES, grouped by package, sorted. Excludes
+ * cri-tools (Kubernetes repository; see PREFLIGHT_BINARY_PACKAGE).
+ */
+export function nodeHostPackages(minor: number): HostPackage[] {
+  const pre = kubeadmPreflightExecutables(minor);
+  const byPkg = new Map<string, Set<string>>();
+  for (const bin of [...NODE_BASE_EXECUTABLES, ...pre.errors, ...pre.warnings]) {
+    const pkg = PREFLIGHT_BINARY_PACKAGE[bin];
+    if (!pkg) throw new Error(`internal: no package known for the executable ${bin}`);
+    if (KUBE_REPO_PACKAGES.has(pkg)) continue;
+    if (!byPkg.has(pkg)) byPkg.set(pkg, new Set());
+    byPkg.get(pkg)!.add(bin);
+  }
+  return [...byPkg.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([name, bins]) => ({ name, binaries: [...bins].sort() }));
+}
+
+/**
+ * The Kubernetes-repository packages a node of this minor ends up with: kubelet, kubeadm, kubectl
+ * (installed by name), kubernetes-cni (kubelet Depends, metadata.yaml @158b7350) and cri-tools
+ * (kubeadm Depends below 1.32, installed explicitly from 1.32: needsExplicitCriTools).
+ */
+export function nodeKubePackages(minor: number): string[] {
+  void minor; // cri-tools arrives either way; the minor decides only how (needsExplicitCriTools)
+  return ["cri-tools", "kubeadm", "kubectl", "kubelet", "kubernetes-cni"];
+}

@@ -1,11 +1,14 @@
 // reset-node sends scripts/node/reset.sh (the file Pulumi runs on delete) with a ROLE/SSH_USER
-// header over ssh, after a confirmation. The stand-in ssh never executes it here (no exec mode).
+// header (and the shared prelude inlined) over ssh, after a confirmation. The stand-in ssh never executes
+// it here (no exec mode).
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { runOps, Rule, REPO, Call } from "./ops/run";
 import { stackRules } from "./ops/cluster";
 
 const RESET = fs.readFileSync(path.join(REPO, "scripts", "node", "reset.sh"), "utf8");
+const PRELUDE = fs.readFileSync(path.join(REPO, "scripts", "node", "lib", "prelude.sh"), "utf8");
 const SSH_OK: Rule = { tool: "ssh", stdin: "node reset complete", out: "==> [reset] node reset complete\n" };
 const sshCalls = (calls: Call[]) => calls.filter((c) => c.tool === "ssh");
 
@@ -28,8 +31,15 @@ test("after \"yes\", the worker gets scripts/node/reset.sh with ROLE=worker and 
   expect(shebang).toBe("#!/usr/bin/env bash");
   expect(role).toBe("ROLE=worker");
   expect(user).toBe("SSH_USER=ubuntu");
-  // The body is the node lifecycle's reset script itself, not a copy of its steps.
-  expect(rest.join("\n").trim()).toBe(RESET.slice(RESET.indexOf("\n") + 1).trim());
+  // The body is the node lifecycle's reset script itself, not a copy of its steps, with the shared
+  // prelude inlined where reset.sh sources it (a script read from stdin has no lib/ folder beside it).
+  expect(rest.slice(0, 2)).toEqual(["SCRIPT_TAG=reset\\ k8s-worker", "LOG_FD=1"]);
+  const body = rest.slice(2).join("\n");
+  expect(body).not.toMatch(/^source /m);
+  expect(body).toContain(PRELUDE.slice(PRELUDE.indexOf("set -euo pipefail")).trim());
+  const resetBody = RESET.slice(RESET.indexOf("\n") + 1).split("\n").filter((l) => !/lib\/prelude\.sh/.test(l)).join("\n");
+  expect(body.replace(PRELUDE.slice(PRELUDE.indexOf("set -euo pipefail")), "").replace(/\n+/g, "\n").trim()).toBe(resetBody.replace(/\n+/g, "\n").trim());
+  expect(spawnSync("bash", ["-n"], { input: call.stdin }).status).toBe(0);
   expect(call.remote).toBe("sudo -n bash -s --");
   expect(r.stdout).toContain("node reset complete");
 });

@@ -3,7 +3,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { runOps, Call, tempDir } from "./ops/run";
-import { clusterRules, stackRules, ClusterState, STACK_OUTPUTS } from "./ops/cluster";
+import { certFacts, clusterRules, stackRules, ClusterState, STACK_OUTPUTS } from "./ops/cluster";
 
 const run = (s: ClusterState = {}, args: string[] = [], extra = {}) =>
   runOps("verify", args, { rules: [...stackRules(), ...clusterRules(s)], ...extra });
@@ -23,6 +23,9 @@ test("a healthy cluster passes every check and exits 0", async () => {
     for (const c of ["br_netfilter", "net.ipv4.ip_forward = 1", "swap off", "containerd active"]) expect(pass).toContain(`${n} ${c}`);
   }
   expect(pass).toContain("kubectl top nodes answers");
+  // Certificates are judged on the control plane only (its node-facts carry kubeadm's table).
+  expect(pass).toContain("k8s-control certificates: all 14 valid for 30 days or more (first to expire: admin.conf in 364d)");
+  expect(pass).not.toContain("k8s-worker certificates");
   expect(pass).toMatch(/Service default\/test-service has ready endpoints: 10\.244\.1\.3/);
   expect(pass).toContain("HPA default/test-hpa sees CPU 3%/40%");
   expect(r.stdout).toMatch(/^\d+ passed, 0 failed$/m);
@@ -76,7 +79,7 @@ test("swap on, ip_forward off, containerd down, no metrics and an <unknown> HPA 
 test("flags win over the stack: --node and --user change where SSH goes, --kubeconfig skips the stack's", async () => {
   const kc = path.join(tempDir("opstest-kc-"), "kubeconfig");
   fs.writeFileSync(kc, "apiVersion: v1\n");
-  const r = await run({}, ["--kubeconfig", kc, "--node", "k8s-worker=203.0.113.7", "--node", "k8s-control=203.0.113.6", "--user", "root"]);
+  const r = await run({ cpHost: "203.0.113.6" }, ["--kubeconfig", kc, "--node", "k8s-worker=203.0.113.7", "--node", "k8s-control=203.0.113.6", "--user", "root"]);
   expect(r.code).toBe(0);
   expect(sshHosts(r.calls).sort()).toEqual(["203.0.113.6", "203.0.113.7"]);
   expect(r.calls.filter((c) => c.tool === "ssh").every((c) => c.args.includes("User=root"))).toBe(true);
@@ -129,4 +132,41 @@ test("--no-ssh still compares INTERNAL-IPs with the stack's node IPs and never u
   expect(r.stdout).toContain("PASS  node k8s-control INTERNAL-IP 192.168.56.10 = configured node IP");
   expect(r.stdout).toContain("--node-ip=192.168.56.20");
   expect(r.calls.filter((c) => c.tool === "ssh" || (c.tool === "pulumi" && c.args.includes("sshPrivateKey")))).toEqual([]);
+});
+
+describe("control-plane certificates (kubeadm certs check-expiration over SSH)", () => {
+  test("a certificate with less than 30 days left is a WARN with the renewal hint; verify still exits 0", async () => {
+    const r = await run({ certs: { apiserver: "12d", "front-proxy-client": "47h" } });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^WARN  k8s-control certificate apiserver expires in 12 days \(kubeadm: 12d\)\n      next: on k8s-control: sudo kubeadm certs renew all, then restart the control-plane static pods \(scripts\/node\/renew-certs\.sh does both\)/m);
+    expect(r.stdout).toMatch(/^WARN  k8s-control certificate front-proxy-client expires in 1 days \(kubeadm: 47h\)/m);
+    expect(r.stdout).not.toMatch(/certificates: all/);
+    expect(r.stdout).toMatch(/^\d+ passed, 2 warnings, 0 failed$/m);
+  });
+
+  test("an expired certificate (kubeadm prints <invalid>) or a missing one is a FAIL", async () => {
+    const r = await run({ certs: { "admin.conf": "<invalid>", "etcd-server": "!MISSING!" } });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^FAIL  k8s-control certificate admin\.conf expired \(kubeadm: <invalid>\)$/m);
+    expect(r.stdout).toMatch(/^FAIL  k8s-control certificate etcd-server missing \(kubeadm: !MISSING!\)$/m);
+    expect(r.stdout).toMatch(/^\d+ passed, 2 failed$/m);
+  });
+
+  test("a CA close to its end counts too; exactly 30 days passes", async () => {
+    const r = await run({ certs: { "etcd-ca": "29d", apiserver: "30d" } });
+    expect(r.stdout).toMatch(/^WARN  k8s-control certificate etcd-ca expires in 29 days/m);
+    expect(r.stdout).not.toMatch(/certificate apiserver/);
+  });
+
+  test("kubeadm failing on the control plane is a FAIL naming the command", async () => {
+    const r = await run({ certText: "cert_error=kubeadm certs check-expiration failed: error reading /etc/kubernetes/pki\n" });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^FAIL  k8s-control certificate expiry: kubeadm certs check-expiration failed: error reading/m);
+  });
+
+  test("the table node-facts.sh forwards is kubeadm's own layout", () => {
+    const t = certFacts();
+    expect(t.split("\n")[0]).toMatch(/^cert\|CERTIFICATE\s+EXPIRES\s+RESIDUAL TIME\s+CERTIFICATE AUTHORITY\s+EXTERNALLY MANAGED$/);
+    expect(t).toMatch(/^cert\|apiserver\s+Jan 23, 2027 10:41 UTC\s+364d\s+ca\s+no$/m);
+  });
 });

@@ -356,7 +356,7 @@ d("node scripts in a Debian sandbox: dev stack (1.30.12, default mirrors)", () =
       expect(`${join1.stdout}${join1.stderr}${join2.stdout}${join2.stderr}`).not.toContain(TOKEN);
     });
 
-    test("reset removes CNI config and state, kubelet state, kubeadm's files (and etcd + ~/.kube on the control plane); a second reset succeeds", async () => {
+    test("reset removes flannel's CNI config and state, kubelet state, kubeadm's files (and etcd + ~/.kube on the control plane); a second reset succeeds", async () => {
       for (const { n, s } of nodes()) {
         // What flannel and the kubelet leave on a running node.
         expectOk(
@@ -371,9 +371,11 @@ d("node scripts in a Debian sandbox: dev stack (1.30.12, default mirrors)", () =
         expectOk(r2);
         expect(n.calls("kubeadm").filter((c) => c.startsWith("reset"))).toHaveLength(2);
         expect(n.calls("kubeadm").every((c) => !c.startsWith("reset") || /(^| )(-f|--force)( |$)/.test(c))).toBe(true);
-        expect(n.exists("/etc/cni/net.d")).toBe(false);
+        // flannel's conflist goes; the directory and the kubernetes-cni package's keep file stay.
+        expect(fs.readdirSync(path.join(n.root, "etc/cni/net.d"))).toEqual([".kubernetes-cni-keep"]);
         expect(n.exists("/var/lib/cni")).toBe(false);
-        expect(fs.readdirSync(path.join(n.root, "var/lib/kubelet"))).toEqual([]);
+        // kubelet state goes; the kubelet package's own .kubelet-keep is put back.
+        expect(fs.readdirSync(path.join(n.root, "var/lib/kubelet"))).toEqual([".kubelet-keep"]);
         expect(n.exists("/etc/kubernetes/kubelet.conf")).toBe(false);
         expect(n.exists("/var/lib/kubeadm-cluster")).toBe(false);
         if (s.role === "control-plane") {

@@ -3,7 +3,7 @@
 // the offline render and the chroot sandbox call them directly.
 import { ClusterSpec, NodeSpec, controlPlaneNode, workerNodes } from "../spec";
 import { composeScript } from "./script";
-import { aptVersionPattern, needsExplicitCriTools, pauseTag } from "../versions";
+import { aptVersionPattern, needsExplicitCriTools, nodeHostPackages, pauseTag } from "../versions";
 import {
   KubeadmSettings,
   KUBEADM_VERSION_PLACEHOLDER,
@@ -27,6 +27,10 @@ export const TIMEOUTS = {
   kubeconfig: 60,
   approve: 420,
   drain: 300,
+  /** undo-prep.sh: apt lock waits + one purge (900 s) + the rest. */
+  undoPrep: 1500,
+  /** renew-certs.sh: renew (300 s), static pods out (3 x 20 s), API wait (180 s), check-expiration. */
+  renewCerts: 900,
 } as const;
 
 /** Inner bounds passed to the scripts. */
@@ -36,6 +40,8 @@ const PULL_TIMEOUT = 900;
 const API_WAIT = 180;
 const APPROVE_WAIT = 360;
 const DRAIN_WAIT = 180;
+/** The kubelet's fileCheckFrequency: how long a static pod manifest stays out to restart the pod. */
+const STATIC_POD_WAIT = 20;
 
 export function nodeByName(spec: Pick<ClusterSpec, "nodes">, name: string): NodeSpec {
   const n = spec.nodes.find((x) => x.name === name);
@@ -75,6 +81,16 @@ export function workerPrepullImages(spec: PrepSettings): string[] {
   return images;
 }
 
+/**
+ * HOST_PACKAGES header lines "package executable...": prep installs a package when one of its
+ * executables is missing (components/versions.ts nodeHostPackages: kubeadm preflight + node needs).
+ */
+export function hostPackageLines(minor: number): string {
+  return nodeHostPackages(minor)
+    .map((p) => [p.name, ...p.binaries].join(" "))
+    .join("\n");
+}
+
 /** The header of scripts/node/prep.sh for one node. */
 export function prepVars(spec: PrepSettings, node: NodeSpec): Record<string, string> {
   const v = spec.kubernetes.version;
@@ -88,6 +104,7 @@ export function prepVars(spec: PrepSettings, node: NodeSpec): Record<string, str
     APT_BASE: spec.mirrors.aptBase,
     APT_VERSION_PATTERN: aptVersionPattern(v),
     INSTALL_CRI_TOOLS: String(needsExplicitCriTools(v.minor)),
+    HOST_PACKAGES: hostPackageLines(v.minor),
     SANDBOX_IMAGE: sandboxImage(spec),
     REGISTRY_MIRRORS: registryMirrorLines(spec),
     PULL_CONFIG: cp ? imagePullConfigYaml(spec, node) : "",
@@ -182,6 +199,46 @@ export function drainNodeScript(node: NodeSpec): string {
   return composeScript("node/drain-node.sh", { NODE_NAME: node.name, DRAIN_TIMEOUT: String(DRAIN_WAIT) }, { tag: `remove node ${node.name}`, logFd: 2 });
 }
 
+export interface UndoPrepOptions {
+  /** Purge the kube packages and every package prep installed that was not there before. Default false. */
+  readonly removePackages?: boolean;
+  /** Uncomment the fstab swap lines prep commented out and swapon -a. Default false. */
+  readonly restoreSwap?: boolean;
+}
+
+/**
+ * Undo node preparation on an `existing` host (`pulumi destroy`, after the reset): restores the files
+ * prep overwrote, removes what it created (apt source and key, /etc/hosts block, containerd config,
+ * mirrors, crictl, modules/sysctl files, cloud-init drop-in), unholds the kube packages and, with
+ * removePackages, purges them and the packages prep installed. Keeps the hostname.
+ * Header: REMOVE_PACKAGES, RESTORE_SWAP ("true"/"false"), APT_LOCK_TIMEOUT (seconds).
+ * Run as root, bounded by TIMEOUTS.undoPrep; nothing secret in it or its output.
+ */
+export function undoPrepScript(node: NodeSpec, opts: UndoPrepOptions = {}): string {
+  return composeScript("node/undo-prep.sh", {
+    REMOVE_PACKAGES: String(opts.removePackages ?? false),
+    RESTORE_SWAP: String(opts.restoreSwap ?? false),
+    APT_LOCK_TIMEOUT: String(APT_LOCK_TIMEOUT),
+  }, { tag: `undo-prep ${node.name}`, logFd: 1 });
+}
+
+/**
+ * On the control plane: `kubeadm certs renew all`, restart the static pods (manifests out, 20 s, back),
+ * wait for the API, copy the new admin.conf to the SSH user's ~/.kube/config, print the new expiry
+ * table to stderr. Header: NODE_NAME, SSH_USER, STATIC_POD_WAIT (20), API_WAIT (seconds).
+ * Run as root, bounded by TIMEOUTS.renewCerts. The admin kubeconfig changes: re-read it afterwards
+ * (kubeconfigScript) so the exported kubeconfig carries the renewed client certificate.
+ */
+export function renewCertsScript(spec: Pick<ClusterSpec, "ssh">, node: NodeSpec): string {
+  if (node.role !== "control-plane") throw new Error(`internal: renew-certs runs on the control plane, not on ${node.name} (${node.role})`);
+  return composeScript("node/renew-certs.sh", {
+    NODE_NAME: node.name,
+    SSH_USER: spec.ssh.user,
+    STATIC_POD_WAIT: String(STATIC_POD_WAIT),
+    API_WAIT: String(API_WAIT),
+  }, { tag: `renew-certs ${node.name}`, logFd: 2 });
+}
+
 /** Parses the ca-hash command's output into "sha256:<hex>", or throws a clear error. */
 export function parseCaCertHash(stdout: string): string {
   const hex = stdout.trim();
@@ -218,6 +275,8 @@ export function allNodeScripts(spec: ClusterSpec): Record<string, string> {
     [`${cp.name}-kubeconfig.sh`]: kubeconfigScript(),
     [`${cp.name}-token.sh`]: tokenScript(spec),
     [`${cp.name}-approve-serving-cert.sh`]: approveServingCertScript(cp),
+    [`${cp.name}-renew-certs.sh`]: renewCertsScript(spec, cp),
+    [`${cp.name}-undo-prep.sh`]: undoPrepScript(cp),
   };
   for (const w of workerNodes(spec)) {
     out[`${w.name}-prep.sh`] = prepScript(spec, w);
@@ -225,6 +284,7 @@ export function allNodeScripts(spec: ClusterSpec): Record<string, string> {
     out[`${w.name}-reset.sh`] = resetScript(spec, w);
     out[`${w.name}-approve-serving-cert.sh`] = approveServingCertScript(w);
     out[`${w.name}-drain-node.sh`] = drainNodeScript(w);
+    out[`${w.name}-undo-prep.sh`] = undoPrepScript(w, { removePackages: true, restoreSwap: true });
   }
   return out;
 }

@@ -8,21 +8,27 @@
 #   K8S_MINOR K8S_VERSION                  "1.30" and "1.30.12" (K8S_VERSION empty = newest patch)
 #   APT_BASE APT_VERSION_PATTERN           repo base ending in "/", e.g. "1.30.12-*"
 #   INSTALL_CRI_TOOLS                      true when kubeadm no longer pulls cri-tools (>= 1.32)
+#   HOST_PACKAGES                          lines "package executable...": installed when one of the
+#                                          executables is missing (kubeadm preflight + kube-proxy needs,
+#                                          components/versions.ts nodeHostPackages)
 #   SANDBOX_IMAGE                          containerd pause image (must match kubeadm's, from the mirror)
 #   REGISTRY_MIRRORS                       lines "registry mirror-url [mirror-url...]"
 #   PULL_CONFIG                            control plane: kubeadm ClusterConfiguration for image pre-pull
 #   PREPULL_IMAGES                         workers: images to pre-pull, one per line
 #   VERSION_PLACEHOLDER                    replaced by the installed kubeadm version when K8S_VERSION is empty
-#   CLOUD_INIT_TIMEOUT APT_LOCK_TIMEOUT   seconds
+#   CLOUD_INIT_TIMEOUT APT_LOCK_TIMEOUT   seconds (APT_LOCK_TIMEOUT: how long apt waits for its locks)
 #   PULL_TIMEOUT                           seconds for the whole image pre-pull
 # shellcheck source=lib/prelude.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/prelude.sh"
+# shellcheck source=lib/apt.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/apt.sh"
 
 : "${NODE_NAME:?}" "${NODE_IP:?}" "${ROLE:?}" "${K8S_MINOR:?}" "${APT_BASE:?}" "${APT_VERSION_PATTERN:?}"
 : "${INSTALL_CRI_TOOLS:?}" "${SANDBOX_IMAGE:?}" "${VERSION_PLACEHOLDER:?}"
 : "${CLOUD_INIT_TIMEOUT:?}" "${APT_LOCK_TIMEOUT:?}" "${PULL_TIMEOUT:?}"
 K8S_VERSION="${K8S_VERSION:-}"
 REGISTRY_MIRRORS="${REGISTRY_MIRRORS:-}"
+HOST_PACKAGES="${HOST_PACKAGES:-}"
 PULL_CONFIG="${PULL_CONFIG:-}"
 PREPULL_IMAGES="${PREPULL_IMAGES:-}"
 
@@ -48,6 +54,51 @@ retry() {
   done
 }
 
+# What undo-prep.sh needs to put the host back (${BACKUP_DIR}, see lib/apt.sh):
+#   files/<path>   the original of a file prep overwrote, saved once before the first change (cp -a)
+#   absent/<path>  marker: <path> did not exist before prep created it
+#   written/<path> sha256 of what prep last wrote there (undo leaves a file alone that changed since)
+#   dirs-created   directories prep created, parents first
+#   services-enabled  units prep enabled that were not enabled before
+#   packages-installed  packages prep's apt-get installed that were not installed before (lib/apt.sh)
+backup_once() {
+  local p="$1"
+  if [ -e "${BACKUP_DIR}/files${p}" ] || [ -e "${BACKUP_DIR}/absent${p}" ]; then return 0; fi
+  if [ -e "${p}" ]; then
+    install -d -m 700 "$(dirname "${BACKUP_DIR}/files${p}")"
+    cp -a "${p}" "${BACKUP_DIR}/files${p}"
+  else
+    install -d -m 700 "$(dirname "${BACKUP_DIR}/absent${p}")"
+    : >"${BACKUP_DIR}/absent${p}"
+  fi
+}
+note_written() {
+  install -d -m 700 "$(dirname "${BACKUP_DIR}/written$1")"
+  sha256sum <"$1" | cut -d' ' -f1 >"${BACKUP_DIR}/written$1"
+}
+# make_dir DIR: mkdir -p that records the directories it had to create.
+make_dir() {
+  local d="$1" missing=()
+  while [ ! -d "${d}" ]; do
+    missing=("${d}" "${missing[@]}")
+    d="$(dirname "${d}")"
+  done
+  [ "${#missing[@]}" -gt 0 ] || return 0
+  mkdir -p "$1"
+  install -d -m 700 "${BACKUP_DIR}"
+  printf '%s\n' "${missing[@]}" >>"${BACKUP_DIR}/dirs-created"
+}
+# enable_unit UNIT: systemctl enable, recording a unit that was not enabled before.
+enable_unit() {
+  local was=true
+  systemctl is-enabled --quiet "$1" 2>/dev/null || was=false
+  systemctl enable "$1" >/dev/null 2>&1 || { warn "systemctl enable $1 failed"; return 0; }
+  [ "${was}" = false ] || return 0
+  install -d -m 700 "${BACKUP_DIR}"
+  grep -qx "$1" "${BACKUP_DIR}/services-enabled" 2>/dev/null || echo "$1" >>"${BACKUP_DIR}/services-enabled"
+  log "$1 enabled"
+}
+
 # write_if_changed PATH MODE < content: installs stdin at PATH only when content or mode differ, so a
 # second run leaves every file untouched. Sets WROTE=true|false (call with a redirect, not a pipe).
 WROTE=false
@@ -59,17 +110,15 @@ write_if_changed() {
     log "${path}: unchanged"
     WROTE=false
   else
-    mkdir -p "$(dirname "${path}")"
+    backup_once "${path}"
+    make_dir "$(dirname "${path}")"
     install -m "${mode}" "${tmp}" "${path}"
+    note_written "${path}"
     log "${path}: written"
     WROTE=true
   fi
   rm -f "${tmp}"
 }
-
-APT_OPTS=(-y -q -o "DPkg::Lock::Timeout=${APT_LOCK_TIMEOUT}" -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
-apt_update() { timeout 600 apt-get -q -o "DPkg::Lock::Timeout=${APT_LOCK_TIMEOUT}" update; }
-apt_install() { timeout 1200 apt-get install "${APT_OPTS[@]}" --no-install-recommends "$@"; }
 
 # ---------------------------------------------------------------------------------------------
 step "wait for cloud-init"
@@ -146,13 +195,32 @@ command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v gpg >/dev/null 2>&1 || missing+=(gpg)
 [ -f /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates)
 command -v containerd >/dev/null 2>&1 || missing+=(containerd)
+# The executables kubeadm's preflight checks for this minor and the node needs (conntrack, iptables,
+# ip, ethtool, socat, ...): the kubelet .deb no longer pulls them in (kubernetes/release #4106) and
+# iptables is only its Recommends (components/versions.ts nodeHostPackages). A package is installed
+# when one of its executables is missing, so a host that has them (ebtables via iptables-nft's
+# alternatives, say) keeps what it has.
+while read -r pkg bins; do
+  [ -n "${pkg}" ] || continue
+  for b in ${bins}; do
+    if ! command -v "${b}" >/dev/null 2>&1; then
+      missing+=("${pkg}")
+      break
+    fi
+  done
+done <<<"${HOST_PACKAGES}"
 if [ "${#missing[@]}" -gt 0 ]; then
   retry 3 apt_update || fail "apt-get update failed"
   retry 3 apt_install "${missing[@]}" || fail "apt-get install ${missing[*]} failed"
   log "installed: ${missing[*]}"
 else
-  log "curl, gpg, ca-certificates, containerd already installed"
+  log "curl, gpg, ca-certificates, containerd and the node's executables already installed"
 fi
+while read -r pkg bins; do
+  for b in ${bins}; do
+    command -v "${b}" >/dev/null 2>&1 || fail "check host-executables: ${b} (package ${pkg}) is not on PATH; kubeadm's preflight checks for it"
+  done
+done <<<"${HOST_PACKAGES}"
 
 # ---------------------------------------------------------------------------------------------
 step "containerd config"
@@ -220,7 +288,7 @@ hosts_toml() {
     echo "  capabilities = [\"pull\", \"resolve\"]"
   done
 }
-mkdir -p /etc/containerd/certs.d
+make_dir /etc/containerd/certs.d
 wanted=" "
 while read -r registry mirrors; do
   [ -n "${registry}" ] || continue
@@ -247,7 +315,7 @@ timeout: 10
 EOF
 
 step "containerd service"
-systemctl enable containerd >/dev/null 2>&1 || warn "systemctl enable containerd failed"
+enable_unit containerd
 if [ "${containerd_changed}" = true ]; then
   systemctl restart containerd || fail "systemctl restart containerd failed"
   log "containerd restarted (config changed)"
@@ -262,7 +330,7 @@ fi
 step "kubernetes apt repository"
 repo="${APT_BASE}v${K8S_MINOR}/deb/"
 keyring=/etc/apt/keyrings/kubernetes-apt-keyring.gpg
-install -d -m 755 /etc/apt/keyrings
+make_dir /etc/apt/keyrings
 retry 4 timeout 60 curl -fsSL -o "${TMPDIR_PREP}/Release.key" "${repo}Release.key" ||
   fail "download ${repo}Release.key failed"
 gpg --batch --yes --dearmor -o "${TMPDIR_PREP}/keyring.gpg" "${TMPDIR_PREP}/Release.key" || fail "gpg --dearmor of the repository key failed"
@@ -312,6 +380,7 @@ for p in kubelet kubeadm kubectl; do
   if grep -qx "${p}" <<<"${held}"; then
     log "${p}: already held"
   else
+    wait_for_apt_locks
     apt-mark hold "${p}" >/dev/null
     log "${p}: held"
   fi
@@ -320,7 +389,7 @@ done
 step "kubelet node-ip"
 # Without node-ip a VirtualBox node advertises the NAT address 10.0.2.15 (identical on every VM).
 write_if_changed /etc/default/kubelet 644 <<<"KUBELET_EXTRA_ARGS=--node-ip=${NODE_IP}"
-systemctl enable kubelet >/dev/null 2>&1 || warn "systemctl enable kubelet failed"
+enable_unit kubelet
 
 # ---------------------------------------------------------------------------------------------
 step "verify"

@@ -33,6 +33,28 @@ export const HEALTHY_FACTS = [
   "kubelet=active",
 ].join("\n") + "\n";
 
+/**
+ * `kubeadm certs check-expiration` on the control plane as node-facts.sh passes it on ("cert|" lines),
+ * in kubeadm's layout (node-facts.md §4, a real >= 1.29 cluster): RESIDUAL TIME per certificate,
+ * overridable per name ("12d", "<invalid>", "!MISSING!").
+ */
+export function certFacts(residual: Record<string, string> = {}): string {
+  const certs: [string, string][] = [
+    ["admin.conf", "ca"], ["apiserver", "ca"], ["apiserver-etcd-client", "etcd-ca"], ["apiserver-kubelet-client", "ca"],
+    ["controller-manager.conf", "ca"], ["etcd-healthcheck-client", "etcd-ca"], ["etcd-peer", "etcd-ca"], ["etcd-server", "etcd-ca"],
+    ["front-proxy-client", "front-proxy-ca"], ["scheduler.conf", "ca"], ["super-admin.conf", "ca"],
+  ];
+  const pad = (x: string, n: number) => x.padEnd(n);
+  const lines = [`${pad("CERTIFICATE", 27)}${pad("EXPIRES", 25)}${pad("RESIDUAL TIME", 16)}${pad("CERTIFICATE AUTHORITY", 24)}EXTERNALLY MANAGED`];
+  for (const [name, ca] of certs) {
+    const r = residual[name] ?? "364d";
+    lines.push(r === "!MISSING!" ? `!MISSING! ${name}` : `${pad(name, 27)}${pad("Jan 23, 2027 10:41 UTC", 25)}${pad(r, 16)}${pad(ca, 24)}no`);
+  }
+  lines.push("", `${pad("CERTIFICATE AUTHORITY", 24)}${pad("EXPIRES", 25)}${pad("RESIDUAL TIME", 16)}EXTERNALLY MANAGED`);
+  for (const ca of ["ca", "etcd-ca", "front-proxy-ca"]) lines.push(`${pad(ca, 24)}${pad("Jan 21, 2036 10:41 UTC", 25)}${pad(residual[ca] ?? "9y", 16)}no`);
+  return lines.map((l) => `cert|${l}`).join("\n") + "\n";
+}
+
 export interface ClusterState {
   workerIp?: string;
   workerReady?: string;
@@ -40,6 +62,12 @@ export interface ClusterState {
   facts?: Record<string, string>;
   topFails?: boolean;
   hpaCurrent?: string;
+  /** RESIDUAL TIME overrides for the control plane's certificates (certFacts). */
+  certs?: Record<string, string>;
+  /** Replaces the control plane's cert lines (e.g. a cert_error= line). */
+  certText?: string;
+  /** The control plane's SSH address (default the stack's 192.168.56.10). */
+  cpHost?: string;
 }
 
 export function clusterRules(s: ClusterState = {}): Rule[] {
@@ -74,11 +102,21 @@ export function clusterRules(s: ClusterState = {}): Rule[] {
     },
     {
       tool: "ssh",
+      host: s.cpHost ?? "192.168.56.10",
       stdin: "ops:node-facts",
-      out: Object.entries(s.facts ?? {}).reduce(
-        (text, [k, v]) => text.replace(new RegExp(`^${k}=.*$`, "m"), `${k}=${v}`),
-        HEALTHY_FACTS,
-      ),
+      out: facts(s) + (s.certText ?? certFacts(s.certs)),
+    },
+    {
+      tool: "ssh",
+      stdin: "ops:node-facts",
+      out: facts(s),
     },
   ];
+}
+
+function facts(s: ClusterState): string {
+  return Object.entries(s.facts ?? {}).reduce(
+        (text, [k, v]) => text.replace(new RegExp(`^${k}=.*$`, "m"), `${k}=${v}`),
+        HEALTHY_FACTS,
+      );
 }

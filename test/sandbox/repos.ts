@@ -69,7 +69,12 @@ function buildDeb(outDir: string, work: string, control: Record<string, string>,
 
 function minorPackages(repo: MinorRepo, outDir: string, work: string): void {
   const cniDeb = `${repo.cni}${REVISION}`;
-  buildDeb(outDir, work, { Package: "kubernetes-cni", Version: cniDeb }, ["bridge", "host-local", "loopback", "portmap"].map((b) => ({ path: `opt/cni/bin/${b}`, content: S.CNI_PLUGIN, mode: 0o755 })));
+  // kubernetes-cni.spec (kubernetes/release krel templates): /opt/cni/bin plugins, and /etc/cni/net.d
+  // kept by an empty .kubernetes-cni-keep (the deb build drops empty directories).
+  buildDeb(outDir, work, { Package: "kubernetes-cni", Version: cniDeb }, [
+    ...["bridge", "host-local", "loopback", "portmap"].map((b) => ({ path: `opt/cni/bin/${b}`, content: S.CNI_PLUGIN, mode: 0o755 })),
+    { path: "etc/cni/net.d/.kubernetes-cni-keep", content: "", mode: 0o644 },
+  ]);
   buildDeb(outDir, work, { Package: "cri-tools", Version: `${repo.criTools}${REVISION}` }, [{ path: "usr/bin/crictl", content: S.crictlStandIn(repo.criTools), mode: 0o755 }]);
   for (const v of repo.versions) {
     const ver = `${v}${REVISION}`;

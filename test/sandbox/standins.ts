@@ -74,6 +74,48 @@ for a in "$@"; do
   case "$a" in --image-repository=*) repo="\${a#*=}" ;; --config=*) cp "\${a#*=}" "${LOG_DIR}/kubeadm-$1-config.yaml" 2>/dev/null || true ;; esac
   prev="$a"
 done
+pki=/etc/kubernetes/pki
+# Certificates as kubeadm makes them: three CAs (10 years), leaf certificates (1 year) in pki/ and the
+# client certificates embedded in the kubeconfigs (client-certificate-data). EC keys keep it fast.
+LEAVES="admin.conf:ca apiserver:ca apiserver-etcd-client:etcd-ca apiserver-kubelet-client:ca controller-manager.conf:ca etcd-healthcheck-client:etcd-ca etcd-peer:etcd-ca etcd-server:etcd-ca front-proxy-client:front-proxy-ca scheduler.conf:ca super-admin.conf:ca"
+ca_files() { case "$1" in ca) echo "$pki/ca" ;; etcd-ca) echo "$pki/etcd/ca" ;; front-proxy-ca) echo "$pki/front-proxy-ca" ;; esac; }
+leaf_file() { case "$1" in *.conf) echo "/etc/kubernetes/$1" ;; etcd-*) echo "$pki/etcd/\${1#etcd-}.crt" ;; *) echo "$pki/$1.crt" ;; esac; }
+issue() { # issue NAME CA: a new 1-year certificate for NAME signed by CA (into its file or kubeconfig)
+  c="$(ca_files "$2")"; f="$(leaf_file "$1")"
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /tmp/leaf.key -subj "/CN=$1" -out /tmp/leaf.csr 2>/dev/null || exit 1
+  openssl x509 -req -in /tmp/leaf.csr -CA "$c.crt" -CAkey "$c.key" -CAcreateserial -days 365 -out /tmp/leaf.crt 2>/dev/null || exit 1
+  case "$1" in
+    *.conf) sed -i '/client-certificate-data:/d' "$f"; echo "    client-certificate-data: $(base64 -w0 /tmp/leaf.crt)" >> "$f" ;;
+    *) mkdir -p "$(dirname "$f")"; cp /tmp/leaf.crt "$f"; cp /tmp/leaf.key "\${f%.crt}.key" ;;
+  esac
+  rm -f /tmp/leaf.key /tmp/leaf.csr /tmp/leaf.crt
+}
+not_after() { # not_after NAME: the certificate's expiry as seconds since the epoch (empty = missing)
+  f="$(leaf_file "$1")"; [ -f "$f" ] || return 0
+  case "$1" in *.conf) sed -n 's/^ *client-certificate-data: *//p' "$f" | base64 -d > /tmp/na.crt 2>/dev/null ;; *) cp "$f" /tmp/na.crt ;; esac
+  d="$(openssl x509 -noout -enddate -in /tmp/na.crt 2>/dev/null | cut -d= -f2)"; rm -f /tmp/na.crt
+  [ -n "$d" ] && date -u -d "$d" +%s
+}
+residual() { # apimachinery duration.ShortHumanDuration, as check-expiration prints it
+  s=$(( $1 - $(date -u +%s) ))
+  if [ $s -lt -1 ]; then echo "<invalid>"; elif [ $s -lt 0 ]; then echo 0s; elif [ $s -lt 60 ]; then echo "\${s}s"
+  elif [ $s -lt 3600 ]; then echo "$((s / 60))m"; elif [ $s -lt 86400 ]; then echo "$((s / 3600))h"
+  elif [ $s -lt $((365 * 86400)) ]; then echo "$((s / 86400))d"; else echo "$((s / 86400 / 365))y"; fi
+}
+check_expiration() {
+  printf '%-26s %-24s %-15s %-23s %s\n' CERTIFICATE EXPIRES "RESIDUAL TIME" "CERTIFICATE AUTHORITY" "EXTERNALLY MANAGED"
+  for e in $LEAVES; do
+    n="\${e%%:*}"; t="$(not_after "$n")"
+    if [ -z "$t" ]; then echo "!MISSING! $n"; continue; fi
+    printf '%-26s %-24s %-15s %-23s %s\n' "$n" "$(date -u -d "@$t" '+%b %d, %Y %H:%M UTC')" "$(residual "$t")" "\${e#*:}" no
+  done
+  echo
+  printf '%-23s %-24s %-15s %s\n' "CERTIFICATE AUTHORITY" EXPIRES "RESIDUAL TIME" "EXTERNALLY MANAGED"
+  for a in ca etcd-ca front-proxy-ca; do
+    t="$(date -u -d "$(openssl x509 -noout -enddate -in "$(ca_files "$a").crt" | cut -d= -f2)" +%s)"
+    printf '%-23s %-24s %-15s %s\n' "$a" "$(date -u -d "@$t" '+%b %d, %Y %H:%M UTC')" "$(residual "$t")" no
+  done
+}
 images() {
   for c in kube-apiserver kube-controller-manager kube-scheduler kube-proxy; do echo "$repo/$c:v${version}"; done
   echo "$repo/coredns/coredns:${img.coredns}"
@@ -93,11 +135,15 @@ case "$1" in
     tok="$(grep -oE '[a-z0-9]{6}\.[a-z0-9]{16}' "$cfg" | head -n1)"
     adv="$(sed -n 's/^ *advertiseAddress: *//p' "$cfg" | tr -d '"' | head -n1)"
     echo "[init] Using Kubernetes version: v${version}"
-    mkdir -p /etc/kubernetes/manifests /etc/kubernetes/pki /var/lib/kubelet /var/lib/etcd/member
-    openssl req -x509 -newkey rsa:2048 -nodes -keyout /etc/kubernetes/pki/ca.key -out /etc/kubernetes/pki/ca.crt -subj /CN=kubernetes -days 1 2>/dev/null || exit 1
-    for f in admin super-admin kubelet controller-manager scheduler; do
-      printf 'apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    server: https://%s:6443\n  name: kubernetes\n# sandbox stand-in %s.conf\n' "$adv" "$f" > /etc/kubernetes/$f.conf
+    mkdir -p /etc/kubernetes/manifests $pki/etcd /var/lib/kubelet /var/lib/etcd/member
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout $pki/ca.key -out $pki/ca.crt -subj /CN=kubernetes -days 3650 2>/dev/null || exit 1
+    for c in etcd/ca:etcd-ca front-proxy-ca:front-proxy-ca; do
+      openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$pki/\${c%%:*}.key" -out "$pki/\${c%%:*}.crt" -subj "/CN=\${c#*:}" -days 3650 2>/dev/null || exit 1
     done
+    for f in admin super-admin kubelet controller-manager scheduler; do
+      printf 'apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    server: https://%s:6443\n  name: kubernetes\n# sandbox stand-in %s.conf\nusers:\n- name: %s\n  user:\n' "$adv" "$f" "$f" > /etc/kubernetes/$f.conf
+    done
+    for e in $LEAVES; do issue "\${e%%:*}" "\${e#*:}"; done
     for m in etcd kube-apiserver kube-controller-manager kube-scheduler; do echo "# sandbox stand-in static pod $m" > /etc/kubernetes/manifests/$m.yaml; done
     echo 'kind: KubeletConfiguration' > /var/lib/kubelet/config.yaml
     echo 'KUBELET_KUBEADM_ARGS="--container-runtime-endpoint=unix:///var/run/containerd/containerd.sock"' > /var/lib/kubelet/kubeadm-flags.env
@@ -129,9 +175,26 @@ case "$1" in
       delete)
         grep -v "^\${3:-}\\." "$db" > "$db.new" || true; mv "$db.new" "$db"; echo "bootstrap token '\${3:-}' deleted" ;;
     esac ;;
+  certs)
+    case "\${2:-} \${3:-}" in
+      "renew all")
+        [ -f $pki/ca.key ] || { echo "error: no $pki/ca.key" >&2; exit 1; }
+        for e in $LEAVES; do
+          n="\${e%%:*}"; [ -n "$(not_after "$n")" ] || continue
+          issue "$n" "\${e#*:}"
+          case "$n" in *.conf) echo "certificate embedded in the kubeconfig file for $n renewed" ;; *) echo "certificate for $n renewed" ;; esac
+        done
+        echo
+        echo "Done renewing certificates. You must restart the kube-apiserver, kube-controller-manager, kube-scheduler and etcd, so that they can use the new certificates." ;;
+      "check-expiration "*) check_expiration ;;
+      *) echo "sandbox stand-in: unsupported: certs \${2:-}" >&2; exit 1 ;;
+    esac ;;
   reset)
     echo "[reset] sandbox stand-in: deleting what kubeadm reset deletes"
-    rm -rf /etc/kubernetes/manifests/* /etc/kubernetes/pki /var/lib/etcd ${LOG_DIR}/tokens
+    # cleanupnode.go CleanDir: the contents of manifests/, pki/ and /var/lib/kubelet, dotfiles included
+    # (the kubelet package's .kubelet-keep files too); the directories themselves stay.
+    find /etc/kubernetes/manifests /etc/kubernetes/pki -mindepth 1 -delete 2>/dev/null || true
+    rm -rf /var/lib/etcd ${LOG_DIR}/tokens
     find /var/lib/kubelet -mindepth 1 -delete 2>/dev/null || true
     rm -f /etc/kubernetes/admin.conf /etc/kubernetes/super-admin.conf /etc/kubernetes/kubelet.conf /etc/kubernetes/bootstrap-kubelet.conf /etc/kubernetes/controller-manager.conf /etc/kubernetes/scheduler.conf
     echo "The reset process does not clean CNI configuration. To do so, you must remove /etc/cni/net.d" ;;

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# apt for node scripts (prep.sh, undo-prep.sh): waits for apt's locks instead of failing on them, and
+# keeps the record of the packages prep installed. composeScript inlines this file in place of the
+# script's `source .../lib/apt.sh` line, after the prelude (it uses log/warn/fail from there).
+# Header variables: APT_LOCK_TIMEOUT (seconds to wait for apt's locks before giving up).
+: "${APT_LOCK_TIMEOUT:?}"
+
+# What prep keeps for undo-prep.sh: the originals of files it overwrote, what it created, the packages
+# it installed. Not under /var/lib/kubeadm-cluster, which reset.sh removes: undo-prep runs after reset.
+BACKUP_DIR=/var/lib/kubeadm-cluster-backup
+
+# apt's lock files, as cloud-init lists them (cloudinit/distros/debian.py APT_LOCK_FILES). apt takes
+# them with fcntl(F_SETLK), POSIX record locks (apt-pkg/contrib/fileutl.cc GetLock), which flock(1)
+# cannot see. `apt-get update` takes only /var/lib/apt/lists/lock, in one attempt with no timeout
+# (apt-pkg/acquire.cc pkgAcquire::GetLock); -o DPkg::Lock::Timeout covers only the two dpkg locks
+# (apt-pkg/deb/debsystem.cc; ipspace/netlab #2473). Cloud-init's package steps, apt-daily and
+# unattended-upgrades hold them for minutes on a fresh image. [node-facts.md §2]
+APT_LOCK_FILES=(/var/lib/dpkg/lock-frontend /var/lib/dpkg/lock /var/cache/apt/archives/lock /var/lib/apt/lists/lock)
+
+# apt_lock_holders: one "LOCKFILE PID" line per process holding a lock on an apt lock file. From
+# /proc/locks, whose lines read "N: POSIX ADVISORY WRITE <pid> <major>:<minor>:<inode> <start> <end>"
+# with major/minor in hex as the kernel splits st_dev; a blocked waiter's line has "->" after "N:" and
+# is skipped, FLOCK locks never block apt's fcntl locks. [node-facts.md §2, checked on Linux 6.x]
+apt_lock_holders() {
+  local f dev ino key
+  [ -r /proc/locks ] || return 0
+  for f in "${APT_LOCK_FILES[@]}"; do
+    [ -e "${f}" ] || continue
+    dev="$(stat -c %d "${f}")"
+    ino="$(stat -c %i "${f}")"
+    # glibc's gnu_dev_major / gnu_dev_minor of st_dev.
+    key="$(printf '%02x:%02x:%s' $((((dev >> 8) & 0xfff) | ((dev >> 32) & ~0xfff))) $(((dev & 0xff) | ((dev >> 12) & ~0xff))) "${ino}")"
+    awk -v key="${key}" -v f="${f}" '($2 == "POSIX" || $2 == "OFDLCK") && tolower($6) == key { print f, $5 }' /proc/locks
+  done
+}
+
+# describe_holders < holders: "LOCKFILE held by pid PID (COMMAND LINE)", one per holder, joined by "; ".
+describe_holders() {
+  local f pid cmd out=""
+  while read -r f pid; do
+    [ -n "${pid}" ] || continue
+    cmd="$(tr '\0' ' ' <"/proc/${pid}/cmdline" 2>/dev/null | head -c 200 || true)"
+    out="${out:+${out}; }${f} held by pid ${pid} (${cmd% })"
+  done
+  printf '%s' "${out}"
+}
+
+# wait_for_apt_locks: returns when no process holds an apt lock; after APT_LOCK_TIMEOUT seconds it
+# fails naming each holder's pid and command line. Says when it had to wait.
+wait_for_apt_locks() {
+  local start="${SECONDS}" holders waited=false
+  while holders="$(apt_lock_holders)" && [ -n "${holders}" ]; do
+    if [ $((SECONDS - start)) -ge "${APT_LOCK_TIMEOUT}" ]; then
+      fail "apt-lock: gave up after ${APT_LOCK_TIMEOUT}s: $(describe_holders <<<"${holders}")"
+    fi
+    if [ "${waited}" = false ]; then
+      log "waiting (up to ${APT_LOCK_TIMEOUT}s) for apt locks: $(describe_holders <<<"${holders}")"
+      waited=true
+    fi
+    sleep 2
+  done
+  if [ "${waited}" = true ]; then log "apt locks free: waited $((SECONDS - start))s"; fi
+}
+
+# installed_packages: names of the packages dpkg has installed, sorted (C collation, for comm).
+installed_packages() {
+  dpkg-query -W -f='${db:Status-Status} ${Package}\n' 2>/dev/null | awk '$1 == "installed" { print $2 }' | LC_ALL=C sort -u
+}
+
+# record_new_packages BEFORE: adds to ${BACKUP_DIR}/packages-installed every package installed now
+# that was not in BEFORE (installed_packages output), dependencies included: undo-prep removes those.
+record_new_packages() {
+  local new
+  new="$(LC_ALL=C comm -13 <(printf '%s\n' "$1") <(installed_packages))"
+  [ -n "${new}" ] || return 0
+  install -d -m 700 "${BACKUP_DIR}"
+  { cat "${BACKUP_DIR}/packages-installed" 2>/dev/null || true; printf '%s\n' "${new}"; } | LC_ALL=C sort -u >"${BACKUP_DIR}/packages-installed.new"
+  mv -f "${BACKUP_DIR}/packages-installed.new" "${BACKUP_DIR}/packages-installed"
+  log "newly installed (recorded for undo-prep): $(tr '\n' ' ' <<<"${new}")"
+}
+
+APT_OPTS=(-y -q -o "DPkg::Lock::Timeout=${APT_LOCK_TIMEOUT}" -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
+apt_update() {
+  wait_for_apt_locks
+  timeout 600 apt-get -q -o "DPkg::Lock::Timeout=${APT_LOCK_TIMEOUT}" update
+}
+apt_install() {
+  local before rc=0
+  wait_for_apt_locks
+  before="$(installed_packages)"
+  timeout 1200 apt-get install "${APT_OPTS[@]}" --no-install-recommends "$@" || rc=$?
+  record_new_packages "${before}"
+  return "${rc}"
+}
