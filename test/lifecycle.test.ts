@@ -169,6 +169,20 @@ describe("docs/lifecycle.md rows, held to the providers' rules", () => {
     expect(p.replace).toEqual([]);
   });
 
+  test(`${row("cert-renewal")}kubernetes.certificateRenewal set, then changed: the renewal runs on the control plane, the kubeconfig is read again and the provider takes it; nothing else re-runs`, async () => {
+    const label = (l: string) => edit("dev", (c) => ((c.kubernetes as Obj).certificateRenewal = l));
+    const first = await transition(dev(), dev({ config: label("2027-06") }));
+    expect(first.create).toEqual(["kubeadm-k8s-control-renew-certs"]);
+    expect(first.replace).toEqual(["kubeadm-k8s-control-kubeconfig"]);
+    // The Kubernetes provider takes the renewed kubeconfig as an update (same clusterIdentifier): no object moves.
+    expect(first.update).toEqual(["kubeadm-k8s"]);
+    expect(first.delete).toEqual([]);
+    const next = await transition(dev({ config: label("2027-06") }), dev({ config: label("2028-05") }));
+    expect(next.replace).toEqual(["kubeadm-k8s-control-kubeconfig", "kubeadm-k8s-control-renew-certs"]);
+    expect(next.update).toEqual(["kubeadm-k8s"]);
+    expect([...next.create, ...next.delete]).toEqual([]);
+  });
+
   test(`${row("aliyun-new-image")}Aliyun publishes a newer Ubuntu image: nothing changes (the image is resolved once and kept)`, async () => {
     const p = await transition(aliyun(), aliyun({ images: "ubuntu_22_04_x64_20G_alibase_20270101.vhd" }));
     expect({ ...p, same: [] }).toEqual({ create: [], delete: [], update: [], replace: [], same: [] });

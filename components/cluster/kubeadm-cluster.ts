@@ -12,6 +12,7 @@ import { ClusterSpec, MirrorProfile, NodeSpec } from "../spec";
 import { Host } from "../machines/host";
 import { provisionMachines } from "../machines";
 import { NodePrep } from "../node/node-prep";
+import { UndoPrepOptions } from "../node/scripts";
 import { ControlPlane } from "../node/control-plane";
 import { Worker } from "../node/worker";
 import { Flannel } from "../addons/flannel";
@@ -79,7 +80,7 @@ export class KubeadmCluster extends pulumi.ComponentResource {
 
     const preps = new Map<string, NodePrep>();
     for (const host of this.hosts) {
-      preps.set(host.name, new NodePrep(`${c}-${host.name}`, { host, node: nodeOf(host), clusterNodes: spec.nodes, settings: spec }, child));
+      preps.set(host.name, new NodePrep(`${c}-${host.name}`, { host, node: nodeOf(host), clusterNodes: spec.nodes, settings: spec, undo: undoOf(spec) }, child));
     }
     const prepOf = (h: Host): NodePrep => {
       const p = preps.get(h.name);
@@ -145,6 +146,13 @@ export class KubeadmCluster extends pulumi.ComponentResource {
     this.sshPrivateKey = keys.generated ? keys.privateKey : undefined;
     this.registerOutputs({ kubeconfig: this.kubeconfig, apiEndpoint: this.apiEndpoint, demoServiceClusterIp: this.demoServiceClusterIp });
   }
+}
+
+/** What destroy undoes of node preparation: only on machines the program did not create. */
+export function undoOf(spec: Pick<ClusterSpec, "existing">): UndoPrepOptions | undefined {
+  return spec.existing === undefined
+    ? undefined
+    : { removePackages: spec.existing.removeKubePackages, restoreSwap: spec.existing.restoreSwap };
 }
 
 /**

@@ -1,6 +1,7 @@
 // ControlPlane: kubeadm init on the control-plane node and the values workers and add-ons need:
 // joinToken (secret), caCertHash, endpoint, kubeconfig (secret). Scripts: scripts/node/init.sh,
-// ca-hash.sh, kubeconfig.sh, approve-serving-cert.sh; on delete reset.sh (through the cleanup runner).
+// ca-hash.sh, kubeconfig.sh, approve-serving-cert.sh, renew-certs.sh (when kubernetes.certificateRenewal
+// changes); on delete reset.sh (through the cleanup runner).
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import * as random from "@pulumi/random";
@@ -18,6 +19,7 @@ import {
   kubeconfigScript,
   parseCaCertHash,
   resetScript,
+  renewCertsScript,
   rewriteKubeconfigServer,
 } from "./scripts";
 import { NodePrep, stepTimeout, withDependsOn } from "./node-prep";
@@ -105,6 +107,25 @@ export class ControlPlane extends pulumi.ComponentResource {
       { parent: this, dependsOn: [init], deletedWith: host.machine },
     );
 
+    // kubernetes.certificateRenewal: a new label replaces this command, whose create renews the
+    // certificates (kubeadm certs renew all + static pod restart). It runs before the CA hash is read so
+    // workers (whose token step waits for the hash) never talk to an API server being restarted.
+    const renewal = spec.kubernetes.certificateRenewal;
+    const renew =
+      renewal === undefined
+        ? undefined
+        : new command.remote.Command(
+            `${name}-renew-certs`,
+            {
+              connection,
+              create: remoteBash(renewCertsScript(spec, node), TIMEOUTS.renewCerts),
+              triggers: [host.machineId, init.id, renewal],
+              addPreviousOutputInEnv: false,
+              logging: "stderr",
+            },
+            { parent: this, dependsOn: [init, reset], customTimeouts: { create: stepTimeout(TIMEOUTS.renewCerts), update: stepTimeout(TIMEOUTS.renewCerts) } },
+          );
+
     const caHash = new command.remote.Command(
       `${name}-ca-hash`,
       {
@@ -115,11 +136,11 @@ export class ControlPlane extends pulumi.ComponentResource {
         logging: "stdoutAndStderr",
       },
       // After the reset resource: workers (which use the hash) are then removed before the control plane is reset.
-      { parent: this, dependsOn: [init, reset], customTimeouts: { create: stepTimeout(TIMEOUTS.caHash), update: stepTimeout(TIMEOUTS.caHash) } },
+      { parent: this, dependsOn: [init, reset, ...(renew ? [renew] : [])], customTimeouts: { create: stepTimeout(TIMEOUTS.caHash), update: stepTimeout(TIMEOUTS.caHash) } },
     );
     this.caCertHash = caHash.stdout.apply(parseCaCertHash);
 
-    const readyDeps: pulumi.Resource[] = [init, reset];
+    const readyDeps: pulumi.Resource[] = [init, reset, ...(renew ? [renew] : [])];
     if (serverTlsBootstrap(spec)) {
       // metrics-server verifies kubelet serving certificates; nothing approves the first one on its own.
       readyDeps.push(
@@ -142,7 +163,8 @@ export class ControlPlane extends pulumi.ComponentResource {
       {
         connection,
         create: remoteBash(kubeconfigScript(), TIMEOUTS.kubeconfig),
-        triggers: [host.machineId, init.id],
+        // Read again after a renewal: admin.conf then embeds a new client certificate.
+        triggers: [host.machineId, init.id, ...(renew ? [renew.id] : [])],
         addPreviousOutputInEnv: false,
         logging: "none",
       },

@@ -1,13 +1,15 @@
 // NodePrep: everything a node needs before kubeadm (scripts/node/prep.sh), plus its /etc/hosts block
 // (scripts/node/hosts.sh, separate so adding a node re-runs only that small step elsewhere). The
-// first command, `<node>-ssh-ready`, absorbs the wait for a booting machine (see connection.ts).
+// first command, `<node>-ssh-ready`, absorbs the wait for a booting machine (see connection.ts). On
+// existing hosts, `<node>-undo-prep` puts the machine back on destroy (scripts/node/undo-prep.sh).
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { NodeSpec } from "../spec";
 import { Host } from "../machines/host";
 import { remoteBash } from "./script";
-import { PrepSettings, TIMEOUTS, hostsScript, prepScript } from "./scripts";
+import { PrepSettings, TIMEOUTS, UndoPrepOptions, hostsScript, prepScript, undoPrepScript } from "./scripts";
 import { bootConnection, commandConnection } from "./connection";
+import { nodeCleanup } from "./cleanup";
 
 /** Pulumi-side bound for a step whose script is bounded by `seconds` on the node (dialing SSH included). */
 export function stepTimeout(seconds: number): string {
@@ -33,6 +35,12 @@ export interface NodePrepArgs {
   readonly clusterNodes: readonly NodeSpec[];
   /** Versions, mirrors and add-on images the node is prepared for. */
   readonly settings: PrepSettings;
+  /**
+   * Machines the program did not create (provider existing): what `pulumi destroy`, or removing the
+   * node, undoes of the preparation (scripts/node/undo-prep.sh, after the node's reset). Undefined for
+   * VirtualBox and Aliyun, whose machines are deleted instead.
+   */
+  readonly undo?: UndoPrepOptions;
 }
 
 /** What the boot-wait command runs: proves SSH and sudo work, changes nothing. */
@@ -80,8 +88,20 @@ export class NodePrep extends pulumi.ComponentResource {
       { parent: this, dependsOn: [hosts], customTimeouts: { create: stepTimeout(TIMEOUTS.prep), update: stepTimeout(TIMEOUTS.prep) } },
     );
 
+    // Created after prep and before init/join (which depend on `done`): Pulumi deletes in reverse, so
+    // the undo runs after the node's reset and drain. undo-prep.sh itself refuses while kubelet.conf or
+    // etcd data is still there.
+    const undo =
+      args.undo === undefined
+        ? undefined
+        : nodeCleanup(
+            `${name}-undo-prep`,
+            { host, script: undoPrepScript(node, args.undo), label: `undo prep on ${node.name}`, timeoutSeconds: TIMEOUTS.undoPrep, triggers },
+            { parent: this, dependsOn: [prep] },
+          );
+
     this.host = host;
-    this.done = prep;
+    this.done = undo ?? prep;
     this.registerOutputs({ done: prep.id });
   }
 }

@@ -105,7 +105,12 @@ export function planTransition(before: readonly RecordedResource[], after: reado
     }
     const replacedBy = r.replaceWith.filter((t) => [...out.values()].some((p) => p.name === t && p.action === "replace"));
     const providerReplaced = r.provider !== undefined && [...out.values()].some((p) => p.name === r.provider && p.type.startsWith("pulumi:providers:") && p.action === "replace");
-    const changed = changedKeys(old, r);
+    // An input computed from a replaced resource's outputs is unknown in the preview and new in the
+    // update (a command's id is new on every create: pulumi-command resource.NewUniqueHex): counted as changed.
+    const fromReplaced = Object.entries(r.propertyDependencies)
+      .filter(([, srcs]) => srcs.some((t) => [...out.values()].some((p) => p.name === t && p.action === "replace" && !p.type.startsWith("pulumi:providers:"))))
+      .map(([k]) => k);
+    const changed = [...new Set([...changedKeys(old, r), ...fromReplaced])].sort();
     let action: Action = changed.length ? "update" : "same";
     let why: string[] = changed;
     if (r.type === "pulumi:providers:kubernetes") {
