@@ -97,7 +97,11 @@ export function defaultMockState(args: pulumi.runtime.MockResourceArgs): Record<
       return {
         ...inputs,
         privateKeyOpenssh: `-----BEGIN OPENSSH PRIVATE KEY-----\nplaceholder-${args.name}\n-----END OPENSSH PRIVATE KEY-----\n`,
-        publicKeyOpenssh: `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI${fakeHex(args.name, 43)} generated-by-pulumi\n`,
+        // The public key in the format the provider gives for the requested algorithm (with its trailing newline).
+        publicKeyOpenssh:
+          inputs.algorithm === "ECDSA"
+            ? `ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABB${fakeHex(args.name, 86)}\n`
+            : `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI${fakeHex(args.name, 43)} generated-by-pulumi\n`,
       };
     case "command:remote:Command":
     case "command:local:Command":
