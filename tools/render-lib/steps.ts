@@ -12,7 +12,7 @@ export interface StepInfo {
 
 /** Exact step names first, then patterns; keep entries short, they are read next to the script. */
 const STEPS: readonly (readonly [RegExp, StepInfo])[] = [
-  [/^vm$|^vm-create$|^create-vm$/, { why: "Creates and boots the VirtualBox VM (NIC1 NAT for the internet, NIC2 host-only for the cluster) on the Pulumi host; a NAT-only lab gives every VM 10.0.2.15 and breaks node IPs (seed 000 §1.2)." }],
+  [/^vm$|^vm-create$|^create-vm$/, { why: "Creates and boots the VirtualBox VM on the Pulumi host as a linked clone of a base VM imported once per image (seed 001 clones its nodes the same way), with NIC1 NAT for the internet and NIC2 host-only for the cluster (a NAT-only lab gives every VM 10.0.2.15 and breaks node IPs, seed 000 §1.2); on update it keeps, adopts or rebuilds the VM by its recorded identity.", stdin: "the VM plan with its cloud-init seed, which holds the VM's SSH host private key" }],
   [/^(vm-)?(wait|ssh|boot|ready|wait-ssh|wait-boot)(-.*)?$/, { why: "Waits until SSH answers and cloud-init has finished, so later apt steps do not race unattended-upgrades for the dpkg lock." }],
   [/^hosts$/, { why: "Writes one managed /etc/hosts block naming every node (seed 002 step 2), so nodes resolve each other by name; re-run alone when a node is added." }],
   [/^prep$|^node-prep$|^prepare$/, { why: "Prepares the node for kubeadm: hostname, swap off for good, overlay + br_netfilter and the bridge/forwarding sysctls (seed 000 问题5: flannel CrashLoopBackOff without br_netfilter), containerd with SystemdCgroup and the pause image kubeadm expects (seed 000 pause 3.8 vs 3.9 warning), pinned kubelet/kubeadm/kubectl held, images pre-pulled." }],
