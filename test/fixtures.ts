@@ -6,6 +6,11 @@ import { parseKubernetesVersion, metricsServerVersion } from "../components/vers
 
 export const TEST_PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nTESTKEYDONOTUSE\n-----END OPENSSH PRIVATE KEY-----\n";
 export const TEST_PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITESTKEYDONOTUSE test@example";
+/** A VM's SSH host key pair as the VirtualBox plan gets it (ECDSA P-256, public key without comment). */
+export const TEST_HOST_KEY = {
+  publicKey: "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBHOSTKEYTESTDONOTUSE",
+  privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nHOSTKEYPRIVATEDONOTUSE\n-----END OPENSSH PRIVATE KEY-----\n",
+} as const;
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 

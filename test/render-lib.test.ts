@@ -8,7 +8,7 @@ import { splitCommandName, stepInfo } from "../tools/render-lib/steps";
 import { orderSecrets, scrub } from "../tools/render-lib/secrets";
 import { planResource, SECRET_MARK } from "../tools/render-lib/plan";
 import { groupManifests, toObject } from "../tools/render-lib/manifests";
-import { estimate, STEP_DURATIONS } from "../tools/bench-model";
+import { estimate, stepOf, STEP_DURATIONS, VBOX_PARTS, vboxVmsSeconds } from "../tools/bench-model";
 import { localCommandLine } from "../tools/render-lib/commands";
 import { mermaidGraph } from "../tools/render-lib/mermaid";
 
@@ -183,8 +183,21 @@ describe("duration model", () => {
     expect(e.graphPath).toEqual(["cp-prep", "cp-init", "w1-join"]);
   });
   it("every modelled number says where it comes from", () => {
-    for (const [k, d] of Object.entries(STEP_DURATIONS)) {
+    for (const [k, d] of Object.entries({ ...STEP_DURATIONS, ...VBOX_PARTS })) {
       expect({ k, ok: d.seconds >= 0 && d.source.length > 10 }).toEqual({ k, ok: true });
     }
+  });
+  it("finds the step after the node name, also behind the cluster prefix KubeadmCluster adds", () => {
+    const nodes = ["k8s-control", "k8s-worker", "k8s-worker-1"];
+    expect(stepOf("k8s-control-prep", nodes)).toBe("prep");
+    expect(stepOf("kubeadm-k8s-control-vm", nodes)).toBe("vm");
+    expect(stepOf("kubeadm-k8s-worker-1-approve-serving-cert", nodes)).toBe("approve-serving-cert");
+    expect(stepOf("metrics-server-deploy", nodes)).toBe("metrics-server-deploy");
+  });
+  it("VirtualBox: one import for all VMs of an image, so more VMs add a clone each, not an import each", () => {
+    expect(STEP_DURATIONS.vm.seconds).toBe(vboxVmsSeconds(1));
+    expect(vboxVmsSeconds(3) - vboxVmsSeconds(2)).toBe(VBOX_PARTS.linkedClone.seconds);
+    // A second cluster (or a rebuilt VM) on an image whose base exists skips the import.
+    expect(vboxVmsSeconds(1) - vboxVmsSeconds(1, true)).toBe(VBOX_PARTS.baseImport.seconds + VBOX_PARTS.snapshot.seconds);
   });
 });

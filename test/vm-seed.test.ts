@@ -5,7 +5,7 @@ import * as os from "os";
 import * as path from "path";
 import { spawnSync } from "child_process";
 import * as yaml from "js-yaml";
-import { devSpec, TEST_PUBLIC_KEY } from "./fixtures";
+import { devSpec, TEST_PUBLIC_KEY, TEST_HOST_KEY } from "./fixtures";
 import { vboxPlan } from "../components/machines/virtualbox-plan";
 import { nicMac, seedFiles, toYaml } from "../components/machines/cloud-init";
 
@@ -62,7 +62,7 @@ describe("ISO 9660 + Joliet writer", () => {
 
 describe("cloud-init seed files", () => {
   const spec = devSpec();
-  const plan = vboxPlan(spec, spec.nodes[1], TEST_PUBLIC_KEY);
+  const plan = vboxPlan(spec, spec.nodes[1], TEST_PUBLIC_KEY, TEST_HOST_KEY);
   const user = yaml.load(plan.seed.files["user-data"], { schema: yaml.YAML11_SCHEMA }) as Record<string, unknown>;
   const netcfg = yaml.load(plan.seed.files["network-config"], { schema: yaml.YAML11_SCHEMA }) as {
     version: number;
@@ -91,6 +91,25 @@ describe("cloud-init seed files", () => {
     expect(plan.seed.files["user-data"]).not.toMatch(/^\s*(-\s*)?(passwd|hashed_passwd|plain_text_passwd|password|chpasswd):/m);
   });
 
+  test("the VM presents only the pinned host key: image keys deleted, none generated, the ECDSA pair written", () => {
+    // cloud-init cc_ssh: ssh_deletekeys removes /etc/ssh/ssh_host_*key*; with ssh_keys it writes those
+    // keys and generates none; ssh_genkeytypes: [] says the same to any version that would fill in types.
+    expect(user.ssh_deletekeys).toBe(true);
+    expect(user.ssh_genkeytypes).toEqual([]);
+    expect(user.ssh_keys).toEqual({ ecdsa_private: TEST_HOST_KEY.privateKey, ecdsa_public: TEST_HOST_KEY.publicKey });
+    expect(plan.hostKey).toBe(TEST_HOST_KEY.publicKey);
+    // Nothing but the ECDSA pair: another type would let sshd offer a key nobody pinned.
+    expect(Object.keys(user.ssh_keys as object)).toEqual(["ecdsa_private", "ecdsa_public"]);
+  });
+
+  test("a host key that is not one ECDSA P-256 line is refused (the client pins exactly that type)", () => {
+    const base = { hostname: "h", instanceId: "i", sshUser: "ubuntu", sshPublicKey: TEST_PUBLIC_KEY, natMac: "02:00:00:00:00:01", natIfName: "a", clusterMac: "02:00:00:00:00:02", clusterIfName: "b", nodeIp: "192.168.56.30", prefixLength: 24 };
+    expect(() => seedFiles({ ...base, hostKey: { ...TEST_HOST_KEY, publicKey: TEST_PUBLIC_KEY } })).toThrow(/host public key for h is not one "ecdsa-sha2-nistp256/);
+    expect(() => seedFiles({ ...base, hostKey: { ...TEST_HOST_KEY, privateKey: "not a key" } })).toThrow(/host private key for h/);
+    // Without a host key (never the case for VirtualBox VMs) the image's own keys are left alone.
+    expect((yaml.load(seedFiles(base)["user-data"]) as Record<string, unknown>).ssh_keys).toBeUndefined();
+  });
+
   test("network-config: static node IP on the host-only NIC, matched by the MAC VirtualBox gets; DHCP on NAT", () => {
     expect(netcfg.version).toBe(2);
     const cluster = netcfg.ethernets.enp0s8;
@@ -108,7 +127,7 @@ describe("cloud-init seed files", () => {
 
   test("the cluster NIC name follows kubernetes.nic (flannel --iface uses the same name)", () => {
     const s = devSpec({ kubernetes: { ...spec.kubernetes, nic: "k8s0" } });
-    const p = vboxPlan(s, s.nodes[0], TEST_PUBLIC_KEY);
+    const p = vboxPlan(s, s.nodes[0], TEST_PUBLIC_KEY, TEST_HOST_KEY);
     const n = yaml.load(p.seed.files["network-config"]) as { ethernets: Record<string, { "set-name": string; addresses?: string[] }> };
     expect(n.ethernets.k8s0["set-name"]).toBe("k8s0");
     expect(n.ethernets.k8s0.addresses).toEqual(["192.168.56.10/24"]);

@@ -18,9 +18,41 @@ export interface Duration {
 /** SSH connection set-up plus `sudo` for every remote command. */
 export const SSH_OVERHEAD: Duration = { seconds: 1, source: "estimate: TCP + SSH handshake + sudo on a LAN, well under a second; rounded up" };
 
+/**
+ * The parts of creating one VirtualBox VM (scripts/vm/vbox.js), for `vm` below and docs/machines.md.
+ * Not measured here (no VirtualBox on the build machines): estimates that say what they are made of.
+ */
+export const VBOX_PARTS = {
+  baseImport: {
+    seconds: 50,
+    source:
+      "estimate: `VBoxManage import --options=importtovdi` of the ~600 MB Ubuntu 22.04 .ova unpacks its compressed VMDK and writes a dynamic VDI of the guest's ~1-2 GB of data; disk-bound, 30 s - 2 min on a laptop SSD/HDD. Once per image and disk size on a host: every other VM, later `pulumi up` and other stack reuses the base",
+  },
+  snapshot: { seconds: 2, source: "estimate: `snapshot take` of a powered-off VM writes a settings file and one empty differencing VDI (man VBoxManage-snapshot)" },
+  linkedClone: {
+    seconds: 3,
+    source: "estimate: `clonevm --options=link` writes a settings file and an empty differencing VDI (no data copied); VMs of one base take turns (one lock per base), so the n-th VM waits n-1 clones",
+  },
+  configure: { seconds: 5, source: "estimate: ~15 VBoxManage calls (0.1-0.3 s each: every call starts a client and talks to VBoxSVC) plus a 20 KB seed ISO" },
+  boot: {
+    seconds: 40,
+    source: "estimate: kernel, systemd and cloud-init's early stages (network, user and key, host key, growpart/resize2fs) until sshd's banner answers; without the serial port it can stall for minutes",
+  },
+} as const;
+
+/** Wall time until the last of `vms` VMs of one base answers SSH: one import, clones one at a time, boots in parallel. */
+export function vboxVmsSeconds(vms: number, baseExists = false): number {
+  const p = VBOX_PARTS;
+  return (baseExists ? 0 : p.baseImport.seconds + p.snapshot.seconds) + vms * p.linkedClone.seconds + p.configure.seconds + p.boot.seconds;
+}
+
 /** Command steps, by the step part of `<node>-<step>`. */
 export const STEP_DURATIONS: Readonly<Record<string, Duration>> = {
-  vm: { seconds: 90, source: "estimate: VBoxManage import of the ~600 MB Ubuntu 22.04 cloud image (linked clone is faster) plus first boot with cloud-init until SSH answers" },
+  vm: {
+    seconds: vboxVmsSeconds(1),
+    source:
+      "estimate, the first VM of an image (VBOX_PARTS): import 50 + snapshot 2 + linked clone 3 + configure 5 + boot 40 s. The other VMs wait for that one import, then clone (3 s each, one at a time) and boot in parallel: n VMs take ~52 + 3n + 45 s, where v0.1 ran n imports at once on one disk",
+  },
   hosts: { seconds: 2, source: "estimate: writes /etc/hosts" },
   prep: {
     seconds: 210,
@@ -63,11 +95,17 @@ export const CLOUD_DURATIONS: Readonly<Record<string, Duration>> = {
 };
 export const DEFAULT_OTHER: Duration = { seconds: 0, source: "no work outside Pulumi (random values, keys, providers, components)" };
 
-/** Step part of a command name, given the node names. */
-function stepOf(name: string, nodeNames: readonly string[]): string {
-  let best = "";
-  for (const n of nodeNames) if (name.startsWith(`${n}-`) && n.length > best.length) best = n;
-  return best ? name.slice(best.length + 1) : name;
+/**
+ * Step part of a command name, given the node names. Commands inside a KubeadmCluster are named
+ * `<clusterName>-<node>-<step>`, so the node may follow a prefix ending in "-".
+ */
+export function stepOf(name: string, nodeNames: readonly string[]): string {
+  let best: { at: number; node: string } | undefined;
+  for (const n of nodeNames) {
+    const at = name.startsWith(`${n}-`) ? 0 : name.includes(`-${n}-`) ? name.indexOf(`-${n}-`) + 1 : -1;
+    if (at >= 0 && (!best || n.length > best.node.length)) best = { at, node: n };
+  }
+  return best ? name.slice(best.at + best.node.length + 1) : name;
 }
 
 export function durationOf(r: RecordedResource, nodeNames: readonly string[]): Duration {

@@ -53,6 +53,17 @@ export function vboxMac(mac: string): string {
   return mac.replace(/:/g, "").toUpperCase();
 }
 
+/** An SSH host key pair the VM must present instead of generating its own (pinned by the client). */
+export interface HostKeyPair {
+  /** OpenSSH private key (secret: the seed that carries it is a secret). */
+  readonly privateKey: string;
+  /** "ecdsa-sha2-nistp256 AAAA..." (one line, no comment). */
+  readonly publicKey: string;
+}
+
+/** The one host key type this program installs: see virtualbox.ts for why ECDSA P-256. */
+export const HOST_KEY_LINE = /^ecdsa-sha2-nistp256 [A-Za-z0-9+/]+={0,2}$/;
+
 export interface SeedInput {
   readonly hostname: string;
   /** Changes when the VM is recreated with different settings; cloud-init re-runs per instance-id. */
@@ -67,6 +78,8 @@ export interface SeedInput {
   readonly clusterIfName: string;
   readonly nodeIp: string;
   readonly prefixLength: number;
+  /** When set, the VM's only SSH host key. */
+  readonly hostKey?: HostKeyPair;
 }
 
 export interface SeedFiles {
@@ -83,6 +96,7 @@ export function seedFiles(s: SeedInput): SeedFiles {
   if (!/^(ssh-(ed25519|rsa)|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( .*)?$/.test(key) || key.includes("\n")) {
     throw new Error(`virtualbox: the SSH public key for ${s.hostname} is not a single OpenSSH public key line`);
   }
+  const hostKey = s.hostKey ? checkHostKey(s.hostname, s.hostKey) : undefined;
   const metaData = toYaml({ "instance-id": s.instanceId, "local-hostname": s.hostname });
   const userData =
     "#cloud-config\n" +
@@ -103,6 +117,13 @@ export function seedFiles(s: SeedInput): SeedFiles {
       ],
       ssh_pwauth: false,
       disable_root: true,
+      // cloud-init cc_ssh: ssh_deletekeys removes the image's /etc/ssh/ssh_host_*key*; with ssh_keys
+      // present it writes only the given keys and generates none (ssh_genkeytypes: [] says the same
+      // for cloud-init versions that would otherwise fill in missing types). So sshd presents exactly
+      // the key the program pinned (canonical/cloud-init cloudinit/config/cc_ssh.py, handle()).
+      ...(hostKey
+        ? { ssh_deletekeys: true, ssh_genkeytypes: [], ssh_keys: { ecdsa_private: hostKey.privateKey, ecdsa_public: hostKey.publicKey } }
+        : {}),
       // The root partition grows to the disk size set by VBoxManage (cloud images do this by default).
       growpart: { mode: "auto", devices: ["/"] },
     });
@@ -119,4 +140,11 @@ export function seedFiles(s: SeedInput): SeedFiles {
     },
   });
   return { "meta-data": metaData, "user-data": userData, "network-config": networkConfig };
+}
+
+function checkHostKey(hostname: string, k: HostKeyPair): HostKeyPair {
+  const publicKey = k.publicKey.trim();
+  if (!HOST_KEY_LINE.test(publicKey)) throw new Error(`virtualbox: the SSH host public key for ${hostname} is not one "ecdsa-sha2-nistp256 AAAA..." line`);
+  if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(k.privateKey)) throw new Error(`virtualbox: the SSH host private key for ${hostname} is not a PEM/OpenSSH private key`);
+  return { publicKey, privateKey: k.privateKey.endsWith("\n") ? k.privateKey : `${k.privateKey}\n` };
 }

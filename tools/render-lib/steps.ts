@@ -12,7 +12,7 @@ export interface StepInfo {
 
 /** Exact step names first, then patterns; keep entries short, they are read next to the script. */
 const STEPS: readonly (readonly [RegExp, StepInfo])[] = [
-  [/^vm$|^vm-create$|^create-vm$/, { why: "Creates and boots the VirtualBox VM (NIC1 NAT for the internet, NIC2 host-only for the cluster) on the Pulumi host; a NAT-only lab gives every VM 10.0.2.15 and breaks node IPs (seed 000 §1.2)." }],
+  [/^vm$|^vm-create$|^create-vm$/, { why: "Creates and boots the VirtualBox VM on the Pulumi host as a linked clone of a base VM imported once per image (seed 001 clones its nodes the same way), with NIC1 NAT for the internet and NIC2 host-only for the cluster (a NAT-only lab gives every VM 10.0.2.15 and breaks node IPs, seed 000 §1.2); on update it keeps, adopts or rebuilds the VM by its recorded identity.", stdin: "the VM plan with its cloud-init seed, which holds the VM's SSH host private key" }],
   [/^ssh-ready$/, { why: "The node's first command: keeps dialing until the (booting) machine answers SSH and sudo works, with the machine's boot wait (ssh.connectTimeoutSeconds); every later command uses a short fixed dial policy, so tuning the wait re-runs nothing else." }],
   [/^(vm-)?(wait|ssh|boot|ready|wait-ssh|wait-boot)(-.*)?$/, { why: "Waits until SSH answers and cloud-init has finished, so later apt steps do not race unattended-upgrades for the dpkg lock." }],
   [/^reset$/, { why: "Nothing on create. On destroy, or before the node is set up again on a new machine or for a new cluster: kubeadm reset and the cleanup of seed 000 问题4 (CNI config, iptables, links). Skipped when the VM itself is being deleted, and by the runner when the host does not answer or is another machine." }],
