@@ -115,7 +115,8 @@ export function defaultMockState(args: pulumi.runtime.MockResourceArgs): Record<
       return {
         ...inputs,
         privateKeyOpenssh: `-----BEGIN OPENSSH PRIVATE KEY-----\nplaceholder-${args.name}\n-----END OPENSSH PRIVATE KEY-----\n`,
-        publicKeyOpenssh: `${type} ${prefix}${fakeHex(args.name, 43)} generated-by-pulumi\n`,
+        // As the provider gives it: "<type> <base64>\n", no comment (x/crypto/ssh MarshalAuthorizedKey).
+        publicKeyOpenssh: `${type} ${prefix}${fakeHex(args.name, algorithm === "ECDSA" ? 86 : 43)}\n`,
       };
     }
     case "command:remote:Command":

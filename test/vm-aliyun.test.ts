@@ -72,7 +72,7 @@ test("SSH, the API server and NodePorts are open to the admin CIDR only; nothing
   for (const [proto, range] of [["tcp", "22/22"], ["tcp", "6443/6443"], ["tcp", "30000/32767"], ["udp", "30000/32767"]]) {
     const found = byPort(proto, range);
     expect(found).toHaveLength(1);
-    expect(found[0].inputs.cidrIp).toBe("203.0.113.0/24");
+    expect(found[0].inputs.cidrIp).toBe(spec.aliyun?.adminCidr);
     expect(found[0].inputs.type).toBe("ingress");
   }
   for (const r of rules()) {
