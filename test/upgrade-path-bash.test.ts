@@ -6,6 +6,7 @@ import { spawnSync } from "child_process";
 import * as path from "path";
 import { checkUpgradePath, UpgradeCheck } from "../components/upgrade-path";
 import { parseKubernetesVersion } from "../components/versions";
+import { composeScript } from "../components/node/script";
 
 const LIB = path.join(__dirname, "..", "scripts", "node", "lib", "versions.sh");
 
@@ -60,5 +61,12 @@ describe("lib/versions.sh check_upgrade_path agrees with components/upgrade-path
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/internal: installed version "1.30" is not x.y.z/);
     expect(run("1.30.1 1.31.x 'the cluster'").status).toBe(2);
+  });
+
+  test("the library is inlined by composeScript like lib/apt.sh", () => {
+    const text = composeScript("node/upgrade-check.sh", { NODE_NAME: "n", K8S_VERSION: "1.31.6", K8S_MINOR: "1.31", API_WAIT: 1 }, { tag: "t", logFd: 2 });
+    expect(text).toContain("# --- library (scripts/node/lib/versions.sh) ---");
+    expect(text).toContain("check_upgrade_path() {");
+    expect(text).not.toMatch(/^source .*lib\/versions\.sh/m);
   });
 });

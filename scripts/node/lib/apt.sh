@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# apt for node scripts (prep.sh, undo-prep.sh): waits for apt's locks instead of failing on them, and
-# keeps the record of the packages prep installed. composeScript inlines this file in place of the
-# script's `source .../lib/apt.sh` line, after the prelude (it uses log/warn/fail from there).
+# apt for node scripts (prep.sh, undo-prep.sh, upgrade-*.sh): waits for apt's locks instead of failing on
+# them, keeps the record of the packages prep installed, retries, resolves and holds the kube packages'
+# versions. composeScript inlines this file in place of the script's `source .../lib/apt.sh` line, after the prelude (it uses log/warn/fail from there).
 # Header variables: APT_LOCK_TIMEOUT (seconds to wait for apt's locks before giving up).
 : "${APT_LOCK_TIMEOUT:?}"
 
@@ -79,6 +79,22 @@ record_new_packages() {
   log "newly installed (recorded for undo-prep): $(tr '\n' ' ' <<<"${new}")"
 }
 
+# retry N cmd...: network steps (mirrors hiccup, apt locks held by unattended-upgrades).
+retry() {
+  local attempts="$1" n=1 delay=3
+  shift
+  until "$@"; do
+    if [ "${n}" -ge "${attempts}" ]; then
+      warn "gave up after ${n} attempts: $*"
+      return 1
+    fi
+    warn "attempt ${n}/${attempts} failed, retrying in ${delay}s: $*"
+    sleep "${delay}"
+    n=$((n + 1))
+    delay=$((delay * 2))
+  done
+}
+
 APT_OPTS=(-y -q -o "DPkg::Lock::Timeout=${APT_LOCK_TIMEOUT}" -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
 apt_update() {
   wait_for_apt_locks
@@ -91,4 +107,48 @@ apt_install() {
   timeout 1200 apt-get install "${APT_OPTS[@]}" --no-install-recommends "$@" || rc=$?
   record_new_packages "${before}"
   return "${rc}"
+}
+
+# apt_version_of PKG: the installed version of PKG ("1.30.12-1.1"), empty when not installed.
+apt_version_of() {
+  local v
+  v="$(dpkg-query -W -f='${db:Status-Status} ${Version}' "$1" 2>/dev/null || true)"
+  [[ "${v}" == "installed "* ]] && echo "${v#installed }"
+  return 0
+}
+
+# apt_matches PKG PATTERN: PKG is installed at a version matching the glob PATTERN ("1.30.12-*").
+apt_matches() {
+  local v
+  v="$(apt_version_of "$1")"
+  # shellcheck disable=SC2053  # the pattern is a glob on purpose
+  [[ -n "${v}" && "${v}" == $2 ]]
+}
+
+# apt_resolve PATTERN: the newest kubeadm version in the configured repositories matching the glob
+# PATTERN (e.g. "1.31.*" -> "1.31.6-1.1"), from `apt-cache madison`, newest first; empty when none.
+# pkgs.k8s.io version strings look like "1.30.12-1.1", so a bare "1.30.12" never matches [FACTS §1.1].
+apt_resolve() {
+  local v
+  while read -r v; do
+    # shellcheck disable=SC2053  # glob on purpose
+    if [[ "${v}" == $1 ]]; then
+      echo "${v}"
+      return 0
+    fi
+  done < <(apt-cache madison kubeadm | awk -F'|' '{ gsub(/[[:space:]]/, "", $2); print $2 }')
+}
+
+# install_held PKG=VERSION...: the kubeadm upgrade docs' package steps ("apt-mark unhold kubeadm &&
+# apt-get install -y kubeadm='1.xx.x-*' && apt-mark hold kubeadm"; upgrade-ha-facts.md A1.2/A1.6):
+# unhold, install (retried), hold again. A bare PKG (cri-tools) is installed at the newest version, not held.
+install_held() {
+  local names=() p
+  for p in "$@"; do [[ "${p}" == *=* ]] && names+=("${p%%=*}"); done
+  wait_for_apt_locks
+  [ "${#names[@]}" -eq 0 ] || apt-mark unhold "${names[@]}" >/dev/null
+  retry 3 apt_install --allow-change-held-packages --allow-downgrades "$@" || fail "apt-get install $* failed"
+  wait_for_apt_locks
+  [ "${#names[@]}" -eq 0 ] || apt-mark hold "${names[@]}" >/dev/null
+  log "installed and held: $*"
 }

@@ -65,13 +65,13 @@ check_upgrade_path() {
     return 1
   fi
   if [ "${tmin}" -eq $((fmin + 1)) ]; then
-    UPGRADE_KIND=minor
+    UPGRADE_KIND="minor"
   elif [ "${tpat}" = - ]; then
-    UPGRADE_KIND=none
+    UPGRADE_KIND="none"
   elif [ "${tpat}" -gt "${fpat}" ]; then
-    UPGRADE_KIND=patch
+    UPGRADE_KIND="patch"
   else
-    UPGRADE_KIND=none
+    UPGRADE_KIND="none"
   fi
   return 0
 }
