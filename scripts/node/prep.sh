@@ -2,6 +2,11 @@
 # Node preparation for kubeadm (every node, before init/join). Runbook steps 1.4 (seed 000) and 1-5
 # (seed 002), made idempotent: every file is written only when its content differs, so a second run
 # changes nothing and says "unchanged". All parameters come from the generated header above.
+# On a node of a running cluster (kubelet.conf present) whose kube packages differ from the version,
+# prep checks the upgrade path (lib/versions.sh, the rule of components/upgrade-path.ts) against the
+# installed kubeadm and kubelet, refuses a skipped minor or a downgrade, and otherwise prepares the
+# upgrade (repository, apt lists, containerd config, images) but leaves the packages to <node>-upgrade
+# (upgrade-control-plane.sh / upgrade-node.sh).
 #
 # Header variables (all required):
 #   NODE_NAME NODE_IP ROLE                 this node
@@ -22,6 +27,8 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib/prelude.sh"
 # shellcheck source=lib/apt.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/apt.sh"
+# shellcheck source=lib/versions.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/versions.sh"
 
 : "${NODE_NAME:?}" "${NODE_IP:?}" "${ROLE:?}" "${K8S_MINOR:?}" "${APT_BASE:?}" "${APT_VERSION_PATTERN:?}"
 : "${INSTALL_CRI_TOOLS:?}" "${SANDBOX_IMAGE:?}" "${VERSION_PLACEHOLDER:?}"
@@ -37,22 +44,6 @@ umask 022
 
 TMPDIR_PREP="$(mktemp -d)"
 trap 'rm -rf "${TMPDIR_PREP}"' EXIT
-
-# retry N cmd...: network steps (mirrors hiccup, apt locks held by unattended-upgrades).
-retry() {
-  local attempts="$1" n=1 delay=3
-  shift
-  until "$@"; do
-    if [ "${n}" -ge "${attempts}" ]; then
-      warn "gave up after ${n} attempts: $*"
-      return 1
-    fi
-    warn "attempt ${n}/${attempts} failed, retrying in ${delay}s: $*"
-    sleep "${delay}"
-    n=$((n + 1))
-    delay=$((delay * 2))
-  done
-}
 
 # What undo-prep.sh needs to put the host back (${BACKUP_DIR}, see lib/apt.sh):
 #   files/<path>   the original of a file prep overwrote, saved once before the first change (cp -a)
@@ -316,6 +307,11 @@ EOF
 
 step "containerd service"
 enable_unit containerd
+# Restarted only when the config changed (a new minor's pause image does that on a running node). Safe
+# with running pods: each container's parent is its containerd-shim, not containerd, so containers keep
+# running while containerd restarts; only creating or deleting containers waits for it (moby/moby
+# discussion #46449, a maintainer's answer with a `systemctl restart containerd` demonstration; the
+# runtime v2 shim design).
 if [ "${containerd_changed}" = true ]; then
   systemctl restart containerd || fail "systemctl restart containerd failed"
   log "containerd restarted (config changed)"
@@ -340,39 +336,47 @@ write_if_changed /etc/apt/sources.list.d/kubernetes.list 644 <<<"deb [signed-by=
 [ "${WROTE}" = true ] && repo_changed=true
 
 step "kubelet kubeadm kubectl ${APT_VERSION_PATTERN}"
-# installed_matches PKG: true when PKG is installed at a version matching APT_VERSION_PATTERN.
-installed_matches() {
-  local v
-  v="$(dpkg-query -W -f='${db:Status-Status} ${Version}' "$1" 2>/dev/null || true)"
-  # shellcheck disable=SC2053  # the pattern is a glob on purpose ("1.30.12-*")
-  [[ "${v}" == "installed "* && "${v#installed }" == ${APT_VERSION_PATTERN} ]]
-}
 kube_mismatch=false
-for p in kubelet kubeadm kubectl; do installed_matches "${p}" || kube_mismatch=true; done
-need_install="${kube_mismatch}"
-if [ "${INSTALL_CRI_TOOLS}" = true ] && ! dpkg-query -W -f='${db:Status-Status}' cri-tools 2>/dev/null | grep -q '^installed$'; then
-  need_install=true
+for p in kubelet kubeadm kubectl; do apt_matches "${p}" "${APT_VERSION_PATTERN}" || kube_mismatch=true; done
+# On a node of a running cluster (kubelet.conf) a different version is an upgrade: kubeadm's, not apt's.
+# prep checks the path against what this node runs (the rule of components/upgrade-path.ts, same
+# words) and leaves the kube packages to `<node>-upgrade`; the repository, containerd and the images
+# for the new version are still prepared here, ahead of it.
+upgrading=false
+if [ "${kube_mismatch}" = true ] && [ -f /etc/kubernetes/kubelet.conf ] && [ -n "$(apt_version_of kubeadm)" ]; then
+  for p in kubeadm kubelet; do
+    v="$(apt_version_of "${p}")"
+    [ -n "${v}" ] || continue
+    rc=0
+    check_upgrade_path "${v}" "${K8S_VERSION:-${K8S_MINOR}}" "node ${NODE_NAME}" || rc=$?
+    [ "${rc}" -eq 0 ] || fail "${UPGRADE_REFUSAL}"
+  done
+  upgrading=true
+  log "node of a running cluster with kubeadm $(apt_version_of kubeadm), kubelet $(apt_version_of kubelet): ${UPGRADE_KIND} upgrade to ${K8S_VERSION:-${K8S_MINOR}}; the packages stay, ${NODE_NAME}-upgrade upgrades them with kubeadm"
 fi
-if [ "${kube_mismatch}" = true ] && [ -f /etc/kubernetes/kubelet.conf ] && dpkg-query -W kubeadm >/dev/null 2>&1; then
-  # Swapping packages under a running cluster is an upgrade, which needs `kubeadm upgrade`, not apt.
-  fail "version-change-on-cluster-node: this node is part of a cluster with kubeadm $(dpkg-query -W -f='${Version}' kubeadm); refusing to install ${APT_VERSION_PATTERN} (upgrade with kubeadm upgrade, or reset the node)"
-fi
-if [ "${need_install}" = true ] || [ "${repo_changed}" = true ]; then
+need_install=false
+[ "${kube_mismatch}" = true ] && [ "${upgrading}" = false ] && need_install=true
+cri_missing=false
+if [ "${INSTALL_CRI_TOOLS}" = true ] && [ -z "$(apt_version_of cri-tools)" ]; then cri_missing=true; fi
+if [ "${need_install}" = true ] || [ "${cri_missing}" = true ] || [ "${repo_changed}" = true ]; then
   retry 3 apt_update || fail "apt-get update failed (is ${repo} reachable?)"
 fi
-if [ "${need_install}" = true ]; then
-  # Resolve the exact version string (e.g. 1.30.12-1.1) from the repository, newest first.
-  version=""
-  while read -r v; do
-    # shellcheck disable=SC2053  # glob on purpose
-    if [[ "${v}" == ${APT_VERSION_PATTERN} ]]; then version="${v}"; break; fi
-  done < <(apt-cache madison kubeadm | awk -F'|' '{ gsub(/[[:space:]]/, "", $2); print $2 }')
+# resolve_version: the exact version string (e.g. 1.30.12-1.1) from the repository, newest first.
+resolve_version() {
+  version="$(apt_resolve "${APT_VERSION_PATTERN}")"
   [ -n "${version}" ] || fail "no kubeadm version matching ${APT_VERSION_PATTERN} in ${repo}"
+}
+version=""
+if [ "${need_install}" = true ]; then
+  resolve_version
   pkgs=("kubelet=${version}" "kubeadm=${version}" "kubectl=${version}")
   [ "${INSTALL_CRI_TOOLS}" = true ] && pkgs+=(cri-tools)
   retry 3 apt_install --allow-change-held-packages --allow-downgrades "${pkgs[@]}" || fail "apt-get install ${pkgs[*]} failed"
   log "installed ${pkgs[*]}"
-else
+elif [ "${cri_missing}" = true ]; then
+  retry 3 apt_install cri-tools || fail "apt-get install cri-tools failed"
+  log "installed cri-tools"
+elif [ "${upgrading}" = false ]; then
   log "kubelet, kubeadm, kubectl already at ${APT_VERSION_PATTERN}: unchanged"
 fi
 held="$(apt-mark showhold)"
@@ -412,9 +416,20 @@ within_budget() {
   timeout "${left}" "$@"
 }
 kubeadm_version="${K8S_VERSION:+v${K8S_VERSION}}"
+if [ -z "${kubeadm_version}" ] && [ "${upgrading}" = true ]; then
+  # Minor-only on an upgrading node: the installed kubeadm is the old one; <node>-upgrade installs the
+  # newest patch of the minor, so pull that one's images.
+  [ -n "${version}" ] || resolve_version
+  kubeadm_version="v${version%%-*}"
+fi
 [ -n "${kubeadm_version}" ] || kubeadm_version="$(kubeadm version -o short 2>/dev/null || true)"
+installed_minor="$(kubeadm version -o short 2>/dev/null | sed -nE 's/^v?1\.([0-9]+)\..*/\1/p' || true)"
 if [ -z "${kubeadm_version}" ]; then
   warn "cannot read the kubeadm version: pre-pull skipped"
+elif [ "${ROLE}" = control-plane ] && [ "${upgrading}" = true ] && [ "1.${installed_minor}" != "${K8S_MINOR}" ]; then
+  # An older kubeadm may refuse a newer kubernetesVersion in its config; `kubeadm upgrade apply` pulls
+  # the images itself (its preflight phase) once <node>-upgrade has installed the new kubeadm.
+  log "kubeadm here is 1.${installed_minor}: the ${kubeadm_version} control-plane images are pulled by kubeadm upgrade apply"
 elif ! timeout 30 crictl info >/dev/null 2>&1; then
   warn "containerd does not answer on its CRI socket: pre-pull skipped"
 elif [ "${ROLE}" = control-plane ]; then
