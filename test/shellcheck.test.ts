@@ -7,6 +7,7 @@ import * as os from "os";
 import * as path from "path";
 import { devSpec, aliyunSpec } from "./fixtures";
 import { allNodeScripts } from "../components/node/scripts";
+import { upgradeScripts } from "../components/node/upgrade-scripts";
 
 const ROOT = path.join(__dirname, "..", "scripts");
 
@@ -48,7 +49,7 @@ test.each([
 ])("the composed node scripts for the %s fixture pass shellcheck", (_label, spec) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "node-scripts-"));
   try {
-    const scripts = allNodeScripts(spec);
+    const scripts = { ...allNodeScripts(spec), ...upgradeScripts(spec) };
     expect(Object.keys(scripts).length).toBeGreaterThanOrEqual(10);
     for (const [name, text] of Object.entries(scripts)) fs.writeFileSync(path.join(dir, name), text);
     // Every rule applies: headers that carry a literal script (init/join embed the reset script) mark

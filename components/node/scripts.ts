@@ -35,11 +35,11 @@ export const TIMEOUTS = {
 
 /** Inner bounds passed to the scripts. */
 const CLOUD_INIT_TIMEOUT = 600;
-const APT_LOCK_TIMEOUT = 300;
+export const APT_LOCK_TIMEOUT = 300;
 const PULL_TIMEOUT = 900;
-const API_WAIT = 180;
+export const API_WAIT = 180;
 const APPROVE_WAIT = 360;
-const DRAIN_WAIT = 180;
+export const DRAIN_WAIT = 180;
 /** The kubelet's fileCheckFrequency: how long a static pod manifest stays out to restart the pod. */
 const STATIC_POD_WAIT = 20;
 
