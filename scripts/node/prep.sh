@@ -112,6 +112,31 @@ write_if_changed() {
 }
 
 # ---------------------------------------------------------------------------------------------
+step "version"
+kube_mismatch=false
+for p in kubelet kubeadm kubectl; do apt_matches "${p}" "${APT_VERSION_PATTERN}" || kube_mismatch=true; done
+# On a node of a running cluster (kubelet.conf) a different version is an upgrade: kubeadm's, not apt's.
+# Checked first, so a refused version changes nothing on the node: the path from what this node runs
+# (the rule of components/upgrade-path.ts, same words). An allowed one leaves the kube packages to
+# <node>-upgrade; the repository, containerd and the images for the new version are prepared here.
+upgrading=false
+if [ "${kube_mismatch}" = true ] && [ -f /etc/kubernetes/kubelet.conf ] && [ -n "$(apt_version_of kubeadm)" ]; then
+  for p in kubeadm kubelet; do
+    v="$(apt_version_of "${p}")"
+    [ -n "${v}" ] || continue
+    rc=0
+    check_upgrade_path "${v}" "${K8S_VERSION:-${K8S_MINOR}}" "node ${NODE_NAME}" || rc=$?
+    [ "${rc}" -eq 0 ] || fail "${UPGRADE_REFUSAL}"
+  done
+  upgrading=true
+  log "node of a running cluster with kubeadm $(apt_version_of kubeadm), kubelet $(apt_version_of kubelet): ${UPGRADE_KIND} upgrade to ${K8S_VERSION:-${K8S_MINOR}}; prep prepares it, ${NODE_NAME}-upgrade upgrades the packages with kubeadm"
+elif [ "${kube_mismatch}" = true ]; then
+  log "kubelet, kubeadm, kubectl ${APT_VERSION_PATTERN} to be installed"
+else
+  log "kubelet, kubeadm, kubectl at ${APT_VERSION_PATTERN}"
+fi
+
+# ---------------------------------------------------------------------------------------------
 step "wait for cloud-init"
 # A fresh cloud VM is still running apt and writing /etc/hosts while we connect.
 if command -v cloud-init >/dev/null 2>&1; then
@@ -336,24 +361,6 @@ write_if_changed /etc/apt/sources.list.d/kubernetes.list 644 <<<"deb [signed-by=
 [ "${WROTE}" = true ] && repo_changed=true
 
 step "kubelet kubeadm kubectl ${APT_VERSION_PATTERN}"
-kube_mismatch=false
-for p in kubelet kubeadm kubectl; do apt_matches "${p}" "${APT_VERSION_PATTERN}" || kube_mismatch=true; done
-# On a node of a running cluster (kubelet.conf) a different version is an upgrade: kubeadm's, not apt's.
-# prep checks the path against what this node runs (the rule of components/upgrade-path.ts, same
-# words) and leaves the kube packages to `<node>-upgrade`; the repository, containerd and the images
-# for the new version are still prepared here, ahead of it.
-upgrading=false
-if [ "${kube_mismatch}" = true ] && [ -f /etc/kubernetes/kubelet.conf ] && [ -n "$(apt_version_of kubeadm)" ]; then
-  for p in kubeadm kubelet; do
-    v="$(apt_version_of "${p}")"
-    [ -n "${v}" ] || continue
-    rc=0
-    check_upgrade_path "${v}" "${K8S_VERSION:-${K8S_MINOR}}" "node ${NODE_NAME}" || rc=$?
-    [ "${rc}" -eq 0 ] || fail "${UPGRADE_REFUSAL}"
-  done
-  upgrading=true
-  log "node of a running cluster with kubeadm $(apt_version_of kubeadm), kubelet $(apt_version_of kubelet): ${UPGRADE_KIND} upgrade to ${K8S_VERSION:-${K8S_MINOR}}; the packages stay, ${NODE_NAME}-upgrade upgrades them with kubeadm"
-fi
 need_install=false
 [ "${kube_mismatch}" = true ] && [ "${upgrading}" = false ] && need_install=true
 cri_missing=false
@@ -378,6 +385,9 @@ elif [ "${cri_missing}" = true ]; then
   log "installed cri-tools"
 elif [ "${upgrading}" = false ]; then
   log "kubelet, kubeadm, kubectl already at ${APT_VERSION_PATTERN}: unchanged"
+fi
+if [ "${upgrading}" = true ]; then
+  log "kube packages stay at kubeadm $(apt_version_of kubeadm), kubelet $(apt_version_of kubelet): ${NODE_NAME}-upgrade upgrades them to ${APT_VERSION_PATTERN}"
 fi
 held="$(apt-mark showhold)"
 for p in kubelet kubeadm kubectl; do

@@ -60,7 +60,7 @@ elif [[ "${cluster}" == "v${K8S_MINOR}."* ]]; then
 else
   v="$(apt_resolve "${APT_VERSION_PATTERN}")"
   if [ -z "${v}" ]; then
-    retry 3 apt_update || fail "apt-get update failed (is ${APT_BASE}v${K8S_MINOR}/deb/ reachable?)"
+    retry 3 apt_update >&2 || fail "apt-get update failed (is ${APT_BASE}v${K8S_MINOR}/deb/ reachable?)"
     v="$(apt_resolve "${APT_VERSION_PATTERN}")"
   fi
   [ -n "${v}" ] || fail "no kubeadm version matching ${APT_VERSION_PATTERN} in ${APT_BASE}v${K8S_MINOR}/deb/"
@@ -108,7 +108,7 @@ apt_ready() {
   # apt_ready: the package lists are fresh for this run (prep switched the repository and updated them;
   # one more update here costs little and covers a repository that changed since).
   [ "${updated}" = true ] && return 0
-  retry 3 apt_update || fail "apt-get update failed (is ${APT_BASE}v${K8S_MINOR}/deb/ reachable?)"
+  retry 3 apt_update >&2 || fail "apt-get update failed (is ${APT_BASE}v${K8S_MINOR}/deb/ reachable?)"
   updated=true
 }
 deb_version() {

@@ -57,7 +57,7 @@ check_upgrade_path "${installed}" "${TARGET}" "node ${NODE_NAME}" || rc=$?
 updated=false
 apt_ready() {
   [ "${updated}" = true ] && return 0
-  retry 3 apt_update || fail "apt-get update failed (is ${APT_BASE}v${K8S_MINOR}/deb/ reachable?)"
+  retry 3 apt_update >&2 || fail "apt-get update failed (is ${APT_BASE}v${K8S_MINOR}/deb/ reachable?)"
   updated=true
 }
 # The exact package version: the installed kubeadm's when it already matches (a resumed run keeps the

@@ -17,12 +17,17 @@ export interface MinorRepo {
   readonly versions: readonly string[];
   readonly criTools: string;
   readonly cni: string;
+  /** kubeadm's `Depends: cri-tools (>= X)` when it is not the repository's own cri-tools minor. */
+  readonly criToolsDep?: string;
 }
 
 /** Older and newer patches around the pinned one, so an unpinned install would visibly pick another. */
 export const K8S_REPOS: readonly MinorRepo[] = [
   { minor: "1.30", versions: ["1.30.11", "1.30.12", "1.30.13"], criTools: "1.30.1", cni: "1.4.0" },
   { minor: "1.28", versions: ["1.28.8", "1.28.9", "1.28.10"], criTools: "1.28.0", cni: "1.2.0" },
+  // The upgrade target (sandbox-upgrade): 1.31.6 pinned, 1.31.5 below it. pkgs.k8s.io v1.31 ships
+  // cri-tools 1.31.1 and kubernetes-cni 1.5.1; kubeadm 1.30-1.31 depends on cri-tools >= 1.30.0 [FACTS §1.1].
+  { minor: "1.31", versions: ["1.31.5", "1.31.6"], criTools: "1.31.1", cni: "1.5.1", criToolsDep: "1.30.0" },
 ];
 /** pkgs.k8s.io build revision suffix [FACTS §1.1]. */
 export const REVISION = "-1.1";
@@ -92,7 +97,7 @@ function minorPackages(repo: MinorRepo, outDir: string, work: string): void {
       ],
       ["/etc/default/kubelet"],
     );
-    buildDeb(outDir, work, { Package: "kubeadm", Version: ver, Depends: `cri-tools (>= ${repo.criTools.split(".").slice(0, 2).join(".")}.0)` }, [
+    buildDeb(outDir, work, { Package: "kubeadm", Version: ver, Depends: `cri-tools (>= ${repo.criToolsDep ?? `${repo.criTools.split(".").slice(0, 2).join(".")}.0`})` }, [
       { path: "usr/bin/kubeadm", content: S.kubeadmStandIn(v), mode: 0o755 },
       { path: "usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf", content: S.KUBEADM_DROPIN, mode: 0o644 },
     ]);

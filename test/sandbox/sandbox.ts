@@ -60,7 +60,7 @@ export function sh(cmd: string, args: readonly string[], opts: { input?: string;
 
 // Runs on the host inside the new namespaces, before the node is used: mounts what a chroot needs.
 const SETUP = `set -euo pipefail
-R="$1"; K="$2"; D="$3"
+R="$1"; K="$2"; D="$3"; A="\${4:-}"
 hostname "$(cat "$R/etc/hostname")"
 ip link set lo up
 mount -t proc proc "$R/proc"
@@ -78,6 +78,7 @@ mount -t tmpfs -o mode=755 tmpfs "$R/run"; mkdir -p "$R/run/lock"
 mkdir -p "$R/srv/k8s" "$R/srv/debian"
 mount --bind "$K" "$R/srv/k8s"; mount -o remount,bind,ro "$R/srv/k8s"
 mount --bind "$D" "$R/srv/debian"; mount -o remount,bind,ro "$R/srv/debian"
+if [ -n "$A" ]; then mkdir -p "$R/srv/api"; mount --bind "$A" "$R/srv/api"; fi
 echo ready
 exec sleep 3600
 `;
@@ -120,8 +121,11 @@ export class SandboxNode {
     private readonly nsPid: number,
   ) {}
 
-  /** Extracts a fresh root, points apt at the local repos, installs the stand-ins, enters namespaces. */
-  static async create(name: string, workDir: string, base: BaseCache, repos: Repos): Promise<SandboxNode> {
+  /**
+   * Extracts a fresh root, points apt at the local repos, installs the stand-ins, enters namespaces.
+   * `apiDir` (makeApiState): the cluster's shared fake API state, bind-mounted read-write at /srv/api.
+   */
+  static async create(name: string, workDir: string, base: BaseCache, repos: Repos, apiDir?: string): Promise<SandboxNode> {
     const root = path.join(workDir, name);
     fs.mkdirSync(root, { recursive: true });
     const x = await sh("tar", ["--numeric-owner", "-xf", base.rootTar, "-C", root], { timeoutMs: 120_000 });
@@ -146,7 +150,7 @@ export class SandboxNode {
     const u = await sh("chroot", [root, "useradd", "-m", "-s", "/bin/bash", "ubuntu"]);
     if (u.code !== 0) throw new Error(`sandbox ${name}: useradd ubuntu failed: ${u.stderr}`);
 
-    const holder = spawn("unshare", ["--mount", "--uts", "--ipc", "--net", "--pid", "--fork", "--kill-child", "--propagation", "private", "bash", "-c", SETUP, "sandbox-setup", root, repos.k8sDir, repos.debianDir], {
+    const holder = spawn("unshare", ["--mount", "--uts", "--ipc", "--net", "--pid", "--fork", "--kill-child", "--propagation", "private", "bash", "-c", SETUP, "sandbox-setup", root, repos.k8sDir, repos.debianDir, apiDir ?? ""], {
       stdio: ["ignore", "pipe", "pipe"],
     });
     live.add(holder);
@@ -268,6 +272,24 @@ export class SandboxNode {
     }
     if (!keep) await sh("rm", ["-rf", "--one-file-system", this.root]);
   }
+}
+
+/**
+ * A fresh shared "API server state" for one sandbox cluster (a host folder every node of the cluster
+ * mounts at /srv/api; test/sandbox/standins.ts says who reads and writes what in it).
+ */
+export function makeApiState(workDir: string, cluster: string): string {
+  const dir = path.join(workDir, `api-${cluster}`);
+  fs.mkdirSync(path.join(dir, "nodes"), { recursive: true });
+  fs.mkdirSync(path.join(dir, "pods"), { recursive: true });
+  fs.writeFileSync(path.join(dir, ".sandbox-api"), "");
+  return dir;
+}
+
+/** Adds a Pod to a sandbox cluster's API state (owner "" = a bare Pod; "DaemonSet", "ReplicaSet", ...). */
+export function addPod(apiDir: string, ns: string, name: string, node: string, owner = "", mirror = ""): void {
+  fs.mkdirSync(path.join(apiDir, "pods", ns), { recursive: true });
+  fs.writeFileSync(path.join(apiDir, "pods", ns, name), `node=${node}\nowner=${owner}\nmirror=${mirror}\n`);
 }
 
 /** Names of entries whose digest differs between two digests (added, removed or changed). */

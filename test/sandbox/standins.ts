@@ -2,20 +2,49 @@
 // cluster. Each one records its arguments under /sandbox-log/ (outside /etc and /var, so it never
 // disturbs the idempotency checksums) and does only what a test depends on; everything else about the
 // run (bash, apt, dpkg, gpg, sed, sysctl, containerd's config parser) is the real Debian program.
+//
+// A cluster's nodes may share a fake "API server state" (/srv/api, one host folder bind-mounted into
+// every node of that cluster, marked by /srv/api/.sandbox-api; see sandbox.ts makeApiState): kubeadm
+// init/join register the node there, the systemctl stand-in publishes the kubelet version on a kubelet
+// restart, and the kubectl stand-in reads and changes it. Without it they behave as before.
+import * as fs from "fs";
+import * as path from "path";
 
 /** Where stand-ins record calls, inside the sandbox root. */
 export const LOG_DIR = "/sandbox-log";
 
 const RECORD = `mkdir -p ${LOG_DIR}; printf '%s\\n' "$*" >> "${LOG_DIR}/$(basename "$0").log"`;
 
+/** The shared API state inside a node (a bind mount; absent in sandboxes that have none). */
+export const API_DIR = "/srv/api";
+
+/** Bash stand-in texts kept as files (test/sandbox/bin/), with @VERSION@ / @RECORD@ filled in. */
+function binText(name: string, vars: Record<string, string> = {}): string {
+  let t = fs.readFileSync(path.join(__dirname, "bin", name), "utf8");
+  for (const [k, v] of Object.entries({ RECORD, ...vars })) t = t.split(`@${k}@`).join(v);
+  return t;
+}
+
+/** Registers this node (its hostname) in the shared API state with the installed kubelet's version, Ready. */
+const API_REGISTER = `api_register() {
+  [ -f ${API_DIR}/.sandbox-api ] || return 0
+  n="$(hostname)"; mkdir -p "${API_DIR}/nodes/$n/annotations"
+  kubelet --version | awk '{print $2}' > "${API_DIR}/nodes/$n/kubeletVersion"; echo True > "${API_DIR}/nodes/$n/ready"
+}`;
+
 /**
  * systemctl: there is no systemd as PID 1 in a chroot. Records every call (the tests check that
  * containerd is restarted on the first run and not on the second) and answers queries as if the unit
  * were healthy. It never starts a daemon.
  */
-export const SYSTEMCTL = `#!/bin/sh
+export const SYSTEMCTL = `#!/bin/bash
 # sandbox stand-in for systemctl (no systemd as PID 1 here): records the call, starts nothing.
 ${RECORD}
+# A (re)started kubelet reports its version in its Node's status (the shared API state, if any).
+case "$1 \${2:-}" in "restart kubelet"|"start kubelet")
+  n="$(hostname)"
+  if [ -f ${API_DIR}/.sandbox-api ] && [ -d "${API_DIR}/nodes/$n" ]; then kubelet --version | awk '{print $2}' > "${API_DIR}/nodes/$n/kubeletVersion"; echo True > "${API_DIR}/nodes/$n/ready"; fi ;;
+esac
 quiet=false
 for a in "$@"; do case "$a" in -q|--quiet) quiet=true ;; esac; done
 for a in "$@"; do
@@ -47,6 +76,7 @@ exit 0
 const KUBEADM_IMAGES: Readonly<Record<string, { pause: string; etcd: string; coredns: string }>> = {
   "1.28": { pause: "3.9", etcd: "3.5.12-0", coredns: "v1.10.1" },
   "1.30": { pause: "3.9", etcd: "3.5.12-0", coredns: "v1.11.1" },
+  "1.31": { pause: "3.10", etcd: "3.5.15-0", coredns: "v1.11.3" },
 };
 
 /**
@@ -64,6 +94,10 @@ export function kubeadmStandIn(version: string): string {
   return `#!/bin/bash
 # sandbox stand-in for kubeadm v${version}
 ${RECORD}
+KVER=${version}
+KETCD=${img.etcd}
+${API_REGISTER}
+${binText("kubeadm-upgrade.sh")}
 repo=registry.k8s.io
 prev=""
 for a in "$@"; do
@@ -144,7 +178,16 @@ case "$1" in
       printf 'apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    server: https://%s:6443\n  name: kubernetes\n# sandbox stand-in %s.conf\nusers:\n- name: %s\n  user:\n' "$adv" "$f" "$f" > /etc/kubernetes/$f.conf
     done
     for e in $LEAVES; do issue "\${e%%:*}" "\${e#*:}"; done
-    for m in etcd kube-apiserver kube-controller-manager kube-scheduler; do echo "# sandbox stand-in static pod $m" > /etc/kubernetes/manifests/$m.yaml; done
+    r="$(sed -n 's/^ *imageRepository: *//p' "$cfg" | tr -d '"' | head -n1)"; r="\${r:-registry.k8s.io}"
+    for m in etcd kube-apiserver kube-controller-manager kube-scheduler; do
+      t="v${version}"; [ "$m" != etcd ] || t="${img.etcd}"
+      printf '# sandbox stand-in static pod %s\nspec:\n  containers:\n  - name: %s\n    image: %s/%s:%s\n' "$m" "$m" "$r" "$m" "$t" > /etc/kubernetes/manifests/$m.yaml
+    done
+    if [ -f ${API_DIR}/.sandbox-api ]; then
+      mkdir -p ${API_DIR}/kubeadm-config
+      printf 'apiVersion: kubeadm.k8s.io/v1beta3\nkind: ClusterConfiguration\nkubernetesVersion: v${version}\n' > ${API_DIR}/kubeadm-config/ClusterConfiguration
+      api_register
+    fi
     echo 'kind: KubeletConfiguration' > /var/lib/kubelet/config.yaml
     echo 'KUBELET_KUBEADM_ARGS="--container-runtime-endpoint=unix:///var/run/containerd/containerd.sock"' > /var/lib/kubelet/kubeadm-flags.env
     echo "$tok 23h" >> ${LOG_DIR}/tokens
@@ -156,7 +199,9 @@ case "$1" in
     echo "# sandbox stand-in kubelet.conf" > /etc/kubernetes/kubelet.conf
     echo 'kind: KubeletConfiguration' > /var/lib/kubelet/config.yaml
     echo 'KUBELET_KUBEADM_ARGS="--container-runtime-endpoint=unix:///var/run/containerd/containerd.sock"' > /var/lib/kubelet/kubeadm-flags.env
+    api_register
     echo "This node has joined the cluster" ;;
+  upgrade) shift; kubeadm_upgrade "$@" || exit 1 ;;
   token)
     # Tokens live in a state file ("token ttl" per line) so list/create/delete behave like a cluster's.
     db=${LOG_DIR}/tokens
@@ -213,24 +258,14 @@ exit 0
 }
 
 /**
- * kubectl: "the API answers" exactly when the kubeconfig it is given exists (i.e. after the kubeadm
- * stand-in's init), so a script's wait-for-API logic sees a plausible world; every call is recorded.
+ * kubectl (test/sandbox/bin/kubectl.sh): without the shared API state, "the API answers" exactly when the
+ * kubeconfig it is given exists (after the kubeadm stand-in's init). With it: get node(s)/pods/cm
+ * kubeadm-config with the jsonpath expressions the node scripts use (any other expression is an error),
+ * get --raw /readyz, cordon, uncordon, annotate node, drain (refusing DaemonSet pods without
+ * --ignore-daemonsets and bare pods without --force, with the real messages). Every call is recorded.
  */
 export function kubectlStandIn(version: string): string {
-  return `#!/bin/sh
-# sandbox stand-in for kubectl v${version}
-${RECORD}
-prev=""
-for a in "$@"; do
-  kc=""
-  case "$prev" in --kubeconfig) kc="$a" ;; esac
-  case "$a" in --kubeconfig=*) kc="\${a#*=}" ;; esac
-  if [ -n "$kc" ] && [ ! -f "$kc" ]; then echo "error: stat $kc: no such file or directory" >&2; exit 1; fi
-  prev="$a"
-done
-case "$1" in version) echo "Client Version: v${version}" ;; esac
-exit 0
-`;
+  return binText("kubectl.sh", { VERSION: version });
 }
 
 export function crictlStandIn(version: string): string {

@@ -147,7 +147,8 @@ install_held() {
   for p in "$@"; do [[ "${p}" == *=* ]] && names+=("${p%%=*}"); done
   wait_for_apt_locks
   [ "${#names[@]}" -eq 0 ] || apt-mark unhold "${names[@]}" >/dev/null
-  retry 3 apt_install --allow-change-held-packages --allow-downgrades "$@" || fail "apt-get install $* failed"
+  # apt's own output is progress: it goes where the script's progress goes (stdout may be a value).
+  retry 3 apt_install --allow-change-held-packages --allow-downgrades "$@" >&"${LOG_FD}" || fail "apt-get install $* failed"
   wait_for_apt_locks
   [ "${#names[@]}" -eq 0 ] || apt-mark hold "${names[@]}" >/dev/null
   log "installed and held: $*"
