@@ -103,8 +103,9 @@ describe("prep script header", () => {
     expect(w.PREPULL_IMAGES.split("\n")).toEqual([
       "registry.aliyuncs.com/google_containers/pause:3.9",
       "registry.aliyuncs.com/google_containers/kube-proxy:v1.28.9",
-      "ghcr.m.daocloud.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel3",
-      "ghcr.m.daocloud.io/flannel-io/flannel:v0.28.9",
+      // The aliyun fixture's flannel images: DaoCloud's Docker Hub copy (ghcr.io/flannel-io is not mirrored).
+      "docker.m.daocloud.io/flannel/flannel-cni-plugin:v1.9.1-flannel3",
+      "docker.m.daocloud.io/flannel/flannel:v0.28.9",
     ]);
     expect(w.PULL_CONFIG).toBe("");
   });
