@@ -39,7 +39,6 @@ const TOKEN = "abcdef.0123456789abcdef";
 const HASH = `sha256:${"ab".repeat(32)}`;
 const WATCHED = ["/etc", "/var/lib", "/opt", "/usr/lib/systemd", "/root", "/home"];
 const NOT_WATCHED = ["/var/lib/apt/lists", "/var/lib/dpkg/lock", "/var/lib/dpkg/lock-frontend", "/var/lib/dpkg/triggers/Lock", "/etc/ld.so.cache", "/var/cache"];
-const MARK = "kubeadm-cluster.io%upgrade-cordoned";
 
 function show(r: RunResult): string {
   return `exit ${r.code}${r.timedOut ? " (timed out)" : ""} after ${r.ms} ms\n--- stdout ---\n${r.stdout.slice(-8000)}\n--- stderr ---\n${r.stderr.slice(-8000)}`;
@@ -285,7 +284,7 @@ d("upgrades in Debian sandboxes: 1.30.12 -> 1.31.6, the kubeadm way", () => {
     }, 120_000);
   });
 
-  describe("interrupted upgrades resume", () => {
+  describe("interrupted upgrades resume (kubernetes.version minor-only: 1.31)", () => {
     const c = {} as Cluster;
     let cpDied: RunResult;
     let cpResumed: RunResult;
@@ -302,7 +301,8 @@ d("upgrades in Debian sandboxes: 1.30.12 -> 1.31.6, the kubeadm way", () => {
         return { ...s, nodes: [{ ...s.nodes[0], name: "b-control" }, { ...s.nodes[1], name: "b-worker" }] } as ClusterSpec;
       };
       const OLDb = spec0("1.30.12");
-      const NEWb = spec0("1.31.6");
+      // Minor-only ("1.31"): the control plane resolves the newest 1.31 patch in the repository (1.31.6).
+      const NEWb = spec0("1.31");
       const [cpS, wS] = NEWb.nodes;
       await buildCluster(OLDb, c);
       await ok(c.cp.run(versionCheckScript(NEWb, cpS)));
@@ -328,6 +328,7 @@ d("upgrades in Debian sandboxes: 1.30.12 -> 1.31.6, the kubeadm way", () => {
     test("the control plane: the run that died after apply fails naming it; the next run does not apply again and finishes", async () => {
       expect(cpDied.code).not.toBe(0);
       expect(cpDied.stderr).toMatch(/FAILED \[upgrade b-control\] kubeadm upgrade apply v1\.31\.6: kubeadm upgrade apply v1\.31\.6 failed or timed out/);
+      expect(cpDied.stderr).toMatch(/kubernetes\.version 1\.31: the newest patch in the repository is 1\.31\.6/);
       expectOk(cpResumed);
       expect(cpResumed.stderr).toMatch(/already applied: kubeadm-config and the kube-apiserver manifest are at v1\.31\.6; not run again/);
       expect(cpResumed.stdout).toBe("control plane b-control upgraded to v1.31.6\n");
@@ -399,5 +400,3 @@ d("upgrades in Debian sandboxes: 1.30.12 -> 1.31.6, the kubeadm way", () => {
   });
 });
 
-// Keep the const used for readability in failures.
-void MARK;
