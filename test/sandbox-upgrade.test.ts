@@ -397,6 +397,21 @@ d("upgrades in Debian sandboxes: 1.30.12 -> 1.31.6, the kubeadm way", () => {
       );
       expect(changed).toEqual([]);
     });
+
+    test("the kubeadm stand-in enforces kubeadm's version policy with its texts (what the scripts never reach)", async () => {
+      const skip = await n.exec("kubeadm upgrade apply -y v1.30.12");
+      expect(skip.code).not.toBe(0);
+      expect(skip.stderr).toContain('Specified version to upgrade to "v1.30.12" is too high; kubeadm can upgrade only 1 minor version at a time');
+      expect(skip.stderr).toContain('Specified version to upgrade to "v1.30.12" is at least one minor release higher than the kubeadm minor release (30 > 28). Such an upgrade is not supported');
+      expect(skip.stderr).toMatch(/Please fix the misalignments highlighted above and try upgrading again/);
+      const newerPatch = await n.exec("kubeadm upgrade plan v1.28.10");
+      expect(newerPatch.code).toBe(0); // plan only shows; apply would need --force (skippable)
+      const apply = await n.exec("kubeadm upgrade apply -y v1.28.10");
+      expect(apply.stderr).toMatch(/is higher than the kubeadm version "v1\.28\.9"\. Upgrade kubeadm first[\s\S]*Can be bypassed if you pass the --force flag/);
+      const prompt = await n.exec("kubeadm upgrade apply v1.28.9 </dev/null");
+      expect(prompt.stderr).toMatch(/won't proceed; the user didn't answer \(Y\|y\) in order to continue/);
+      expect(n.read("/etc/kubernetes/manifests/kube-apiserver.yaml")).toMatch(/kube-apiserver:v1\.28\.9$/m);
+    });
   });
 });
 
