@@ -51,7 +51,35 @@ export interface KubernetesSpec {
    * certificates and re-reads the kubeconfig. Undefined: never renewed by the program.
    */
   readonly certificateRenewal?: string;
+  /**
+   * During a version upgrade, how many workers are drained and upgraded at once (batches in node order;
+   * the next batch starts when the previous one is Ready and uncordoned). Default 1.
+   */
+  readonly upgradeBatchSize: number;
+  /**
+   * The stable API address (kubeadm controlPlaneEndpoint) when there are several control planes, or
+   * when one was configured on purpose. Undefined: the control plane's own IP (a single control plane).
+   */
+  readonly controlPlaneEndpoint?: ControlPlaneEndpointSpec;
 }
+
+/** Who holds the control-plane endpoint and where (docs/ha.md). */
+export type ControlPlaneEndpointSpec =
+  | {
+      readonly address: string;
+      /** haproxy's port on every control plane (the API server keeps 6443). */
+      readonly port: number;
+      /** keepalived moves `address` between the control planes; haproxy spreads over their API servers. */
+      readonly holder: "keepalived-haproxy";
+      /** VRRP virtual_router_id: the address's last octet, so two clusters on one LAN differ. */
+      readonly vrrpRouterId: number;
+    }
+  | {
+      readonly address: string;
+      readonly port: number;
+      /** An Aliyun NLB in the cluster's VPC answers on `address` (components/machines/aliyun-lb.ts). */
+      readonly holder: "aliyun-nlb";
+    };
 
 export interface MirrorSpec {
   readonly profile: MirrorProfile;
@@ -176,7 +204,7 @@ export interface ClusterSpec {
   /** Prefix for VM names and cloud resource names, e.g. "kubeadm". */
   readonly clusterName: string;
   readonly provider: MachineProvider;
-  /** Exactly one control plane, listed first; then workers in config order. */
+  /** The control planes (1, or 3/5/7 for HA; the first one runs kubeadm init) first, then workers in config order. */
   readonly nodes: readonly NodeSpec[];
   readonly ssh: SshSpec;
   readonly kubernetes: KubernetesSpec;

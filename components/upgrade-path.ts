@@ -103,3 +103,15 @@ export function upgradePlan(fromText: string, toText: string): UpgradePlan {
         ];
   return { from: from.raw, to: target, kind: check.kind, phases, changes };
 }
+
+/**
+ * Workers in upgrade batches of `size`, in node order: batch i+1 starts when every worker of batch i is
+ * Ready at the new version and uncordoned (kubeadm's docs upgrade workers "one by one or a few at a
+ * time, without compromising the minimum required capacity").
+ */
+export function upgradeBatches<T>(workers: readonly T[], size: number): T[][] {
+  if (!Number.isInteger(size) || size < 1) throw new Error(`internal: upgrade batch size ${size}`);
+  const out: T[][] = [];
+  for (let i = 0; i < workers.length; i += size) out.push(workers.slice(i, i + size));
+  return out;
+}

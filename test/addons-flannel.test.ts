@@ -91,7 +91,7 @@ describe("flannel from the spec", () => {
       ["install-cni", spec.flannel.image],
       ["kube-flannel", spec.flannel.image],
     ]);
-    expect(spec.flannel.image).toMatch(/^ghcr\.m\.daocloud\.io\//);
+    expect(spec.flannel.image).toMatch(/^docker\.m\.daocloud\.io\/flannel\//);
   });
 
   it("creates nothing when disabled", () => {

@@ -96,6 +96,7 @@ describe("valid configs and defaults", () => {
       dnsDomain: "cluster.local",
       nic: "enp0s8",
       tokenTtl: "24h",
+      upgradeBatchSize: 1,
     });
     expect(s.mirrors).toEqual({ profile: "default", aptBase: "https://pkgs.k8s.io/core:/stable:/", imageRepository: "registry.k8s.io", registryMirrors: {} });
     expect(s.flannel).toEqual({ enabled: true, image: "ghcr.io/flannel-io/flannel:v0.28.9", cniPluginImage: "ghcr.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel3", backend: "vxlan" });
@@ -278,14 +279,55 @@ describe("problems: provider and nodes", () => {
     expectOnlyProblem(raw, "kubeadm-cluster:nodes", 'no node has role "control-plane"');
   });
 
-  test("several control planes: HA is not supported yet", () => {
-    const raw = withKey(vbRaw(), "nodes", [
-      { name: "cp1", role: "control-plane", ip: "192.168.56.10" },
-      { name: "cp2", role: "control-plane", ip: "192.168.56.11" },
-      { name: "w", role: "worker", ip: "192.168.56.20" },
+  test("two (or four) control planes are refused: etcd needs an odd count; the message says why and what to use", () => {
+    const cps = (n: number) => Array.from({ length: n }, (_, i) => ({ name: `cp${i + 1}`, role: "control-plane", ip: `192.168.56.${11 + i}` }));
+    const two = withKey(withKey(vbRaw(), "nodes", [...cps(2), { name: "w", role: "worker", ip: "192.168.56.20" }]), "kubernetes.controlPlaneEndpoint", "192.168.56.100");
+    const p = expectOnlyProblem(two, "kubeadm-cluster:nodes", "cp1, cp2", "majority");
+    expect(p).toMatch(/use 1 or 3/);
+    const four = withKey(withKey(vbRaw(), "nodes", cps(4)), "kubernetes.controlPlaneEndpoint", "192.168.56.100");
+    expect(expectOnlyProblem(four, "kubeadm-cluster:nodes")).toMatch(/use 3 or 5/);
+    expect(expectOnlyProblem(withKey(withKey(vbRaw(), "nodes", cps(9)), "kubernetes.controlPlaneEndpoint", "192.168.56.100"), "kubeadm-cluster:nodes")).toMatch(/at most 7/);
+  });
+
+  test("three control planes on VirtualBox: the endpoint is required, inside the host-only network, and no node's IP", () => {
+    const three = withKey(vbRaw(), "nodes", [
+      { name: "cp1", role: "control-plane", ip: "192.168.56.11" },
+      { name: "cp2", role: "control-plane", ip: "192.168.56.12" },
+      { name: "cp3", role: "control-plane", ip: "192.168.56.13" },
+      { name: "w1", role: "worker", ip: "192.168.56.21" },
     ]);
-    const p = expectOnlyProblem(raw, "kubeadm-cluster:nodes", "cp1, cp2", "HA");
-    expect(p).toMatch(/not supported yet/);
+    expect(expectOnlyProblem(three, "kubeadm-cluster:kubernetes.controlPlaneEndpoint", "required with 3 control-plane nodes")).toMatch(/e\.g\. "192\.168\.56\.\d+"/);
+    const at = (ip: string) => withKey(three, "kubernetes.controlPlaneEndpoint", ip);
+    expectOnlyProblem(at("192.168.56.12"), "kubeadm-cluster:kubernetes.controlPlaneEndpoint", "IP of node cp2");
+    expectOnlyProblem(at("10.0.0.5"), "kubeadm-cluster:kubernetes.controlPlaneEndpoint", "outside virtualbox.hostOnlyCidr");
+    expectOnlyProblem(at("192.168.56.300"), "kubeadm-cluster:kubernetes.controlPlaneEndpoint", "not an IPv4 address");
+    const spec = buildClusterSpec(at("192.168.56.100"));
+    expect(spec.kubernetes.controlPlaneEndpoint).toEqual({ address: "192.168.56.100", port: 8443, holder: "keepalived-haproxy", vrrpRouterId: 100 });
+    expect(spec.nodes.map((n) => n.name)).toEqual(["cp1", "cp2", "cp3", "w1"]);
+  });
+
+  test("Aliyun HA: the load balancer's private address defaults inside the vSwitch; a configured one is checked", () => {
+    const three = withKey(aliyunRaw(), "nodes", [
+      { name: "m1", role: "control-plane", ip: "172.16.1.10" },
+      { name: "m2", role: "control-plane", ip: "172.16.1.11" },
+      { name: "m3", role: "control-plane", ip: "172.16.1.12" },
+      { name: "w1", role: "worker", ip: "172.16.1.20" },
+    ]);
+    expect(buildClusterSpec(three).kubernetes.controlPlaneEndpoint).toEqual({ address: "172.16.1.250", port: 6443, holder: "aliyun-nlb" });
+    expect(buildClusterSpec(withKey(three, "kubernetes.controlPlaneEndpoint", "172.16.1.200")).kubernetes.controlPlaneEndpoint?.address).toBe("172.16.1.200");
+    expectOnlyProblem(withKey(three, "kubernetes.controlPlaneEndpoint", "172.16.9.9"), "kubeadm-cluster:kubernetes.controlPlaneEndpoint", "outside aliyun.vswitchCidr");
+    expectOnlyProblem(withKey(three, "kubernetes.controlPlaneEndpoint", "172.16.1.254"), "kubeadm-cluster:kubernetes.controlPlaneEndpoint", "reserved by Aliyun");
+  });
+
+  test("one control plane: no endpoint unless set on purpose (then it is used, so adding control planes later needs no new certificates)", () => {
+    expect(buildClusterSpec(vbRaw()).kubernetes.controlPlaneEndpoint).toBeUndefined();
+    expect(buildClusterSpec(withKey(vbRaw(), "kubernetes.controlPlaneEndpoint", "192.168.56.100")).kubernetes.controlPlaneEndpoint).toEqual({
+      address: "192.168.56.100",
+      port: 8443,
+      holder: "keepalived-haproxy",
+      vrrpRouterId: 100,
+    });
+    expect(buildClusterSpec(existingRaw()).kubernetes.controlPlaneEndpoint).toBeUndefined();
   });
 
   test("duplicate node names and IPs name both entries", () => {
@@ -682,6 +724,13 @@ describe("day-2 and real-world keys (v0.2)", () => {
     expectOnlyProblem(withKey(vbRaw(), "kubernetes.certificateRenewal", "next year please"), "kubeadm-cluster:kubernetes.certificateRenewal");
     expect(buildClusterSpec(vbRaw()).kubeletCsrApprover).toEqual({ enabled: true, image: "ghcr.io/postfinance/kubelet-csr-approver:v1.2.15" });
     expect(buildClusterSpec(withKey(vbRaw(), "metricsServer.kubeletInsecureTls", true)).kubeletCsrApprover.enabled).toBe(false);
+  });
+
+  test("kubernetes.upgradeBatchSize: 1 by default, a whole number from 1; 0 or text is refused naming the key", () => {
+    expect(buildClusterSpec(vbRaw()).kubernetes.upgradeBatchSize).toBe(1);
+    expect(buildClusterSpec(withKey(vbRaw(), "kubernetes.upgradeBatchSize", 3)).kubernetes.upgradeBatchSize).toBe(3);
+    expectOnlyProblem(withKey(vbRaw(), "kubernetes.upgradeBatchSize", 0), "kubeadm-cluster:kubernetes.upgradeBatchSize");
+    expectOnlyProblem(withKey(vbRaw(), "kubernetes.upgradeBatchSize", "two"), "kubeadm-cluster:kubernetes.upgradeBatchSize");
   });
 
   test("aliyun.keyPairName pins the key pair name (keeps a pre-v0.2 pair); a bad one is refused", () => {

@@ -31,7 +31,7 @@ export function devSpec(over: Partial<Mutable<ClusterSpec>> = {}, k8sVersion = "
       { name: "k8s-worker", role: "worker", ip: "192.168.56.20" },
     ],
     ssh: { user: "ubuntu", port: 22, publicKey: TEST_PUBLIC_KEY, privateKey: pulumi.secret(TEST_PRIVATE_KEY), connectTimeoutSeconds: 600 },
-    kubernetes: { version: v, podSubnet: "10.244.0.0/16", serviceSubnet: "10.96.0.0/12", dnsDomain: "cluster.local", nic: "enp0s8", tokenTtl: "24h" },
+    kubernetes: { version: v, podSubnet: "10.244.0.0/16", serviceSubnet: "10.96.0.0/12", dnsDomain: "cluster.local", nic: "enp0s8", tokenTtl: "24h", upgradeBatchSize: 1 },
     mirrors: { profile: "default", aptBase: "https://pkgs.k8s.io/core:/stable:/", imageRepository: "registry.k8s.io", registryMirrors: {} },
     flannel: { enabled: true, image: "ghcr.io/flannel-io/flannel:v0.28.9", cniPluginImage: "ghcr.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel3", backend: "vxlan" },
     metricsServer: {

@@ -1,5 +1,5 @@
 // docs/lifecycle.md, row by row: the real program (index.ts) runs twice under mocks, before and after a
-// day-2 change, and the rule model (test/lifecycle/rules.ts, each rule citing its provider source)
+// day-2 change, and the rule model (tools/render-lib/transition.ts, each rule citing its provider source)
 // says what `pulumi up` then does to every resource. Machines the change rebuilds get a new identity in
 // the second run (a new VM UUID or instance id; a new CA hash for a new cluster), as they would.
 import * as pulumi from "@pulumi/pulumi";
@@ -72,8 +72,8 @@ const aliyun = (over: Partial<Run> = {}): Run => ({ stack: "aliyun", config: sta
 /** The node lifecycle of one node (what is set up anew when its machine is new). */
 const lifecycleOf = (node: string, role: "control-plane" | "worker"): string[] =>
   (role === "control-plane"
-    ? ["ssh-ready", "hosts", "prep", "init", "reset", "ca-hash", "approve-serving-cert", "kubeconfig"]
-    : ["ssh-ready", "hosts", "prep", "token", "join", "reset", "drain", "node-object", "approve-serving-cert"]
+    ? ["ssh-ready", "version-check", "hosts", "prep", "init", "reset", "upgrade", "ca-hash", "approve-serving-cert", "kubeconfig"]
+    : ["ssh-ready", "hosts", "prep", "token", "join", "reset", "drain", "node-object", "approve-serving-cert", "upgrade-drain", "upgrade", "upgrade-uncordon"]
   ).map((s) => `kubeadm-${node}-${s}`);
 
 const ROWS: string[] = [];
@@ -163,10 +163,33 @@ describe("docs/lifecycle.md rows, held to the providers' rules", () => {
     expect([...p.update, ...p.replace, ...p.create]).toEqual([]);
   });
 
-  test(`${row("k8s-minor")}kubernetes.version to the next minor: prep, init and join update (their scripts and configs change); none is replaced`, async () => {
+  test(`${row("k8s-minor")}kubernetes.version to the next minor: the upgrade path updates in order (check, prep, control plane, then each worker); nothing is replaced, nothing resets`, async () => {
     const p = await transition(dev(), dev({ config: edit("dev", (c) => ((c.kubernetes as Obj).version = "1.31.6")) }));
-    expect(p.update).toEqual(expect.arrayContaining(["kubeadm-k8s-control-prep", "kubeadm-k8s-worker-prep", "kubeadm-k8s-control-init", "kubeadm-k8s-worker-join"]));
-    expect(p.replace).toEqual([]);
+    expect(p.update).toEqual(
+      [
+        "kubeadm-k8s-control-version-check",
+        "kubeadm-k8s-control-prep",
+        "kubeadm-k8s-worker-prep",
+        "kubeadm-k8s-control-init",
+        "kubeadm-k8s-control-upgrade",
+        "kubeadm-k8s-control-kubeconfig",
+        "kubeadm-k8s-worker-join",
+        "kubeadm-k8s-worker-upgrade-drain",
+        "kubeadm-k8s-worker-upgrade",
+        "kubeadm-k8s-worker-upgrade-uncordon",
+        // metrics-server follows the minor (v0.7.2 -> v0.8.1), after the control plane's upgrade.
+        "kubeadm-metrics-server-deploy-metrics-server",
+        "kubeadm-metrics-server-svc-metrics-server",
+      ].sort(),
+    );
+    expect([...p.replace, ...p.create, ...p.delete]).toEqual([]);
+  });
+
+  test(`${row("k8s-patch")}kubernetes.version to a newer patch: the same steps as a minor, add-ons stay`, async () => {
+    const p = await transition(dev(), dev({ config: edit("dev", (c) => ((c.kubernetes as Obj).version = "1.30.13")) }));
+    expect(p.update).toEqual(expect.arrayContaining(["kubeadm-k8s-control-upgrade", "kubeadm-k8s-worker-upgrade", "kubeadm-k8s-control-version-check"]));
+    expect(p.update.filter((n) => !/-k8s-(control|worker)-/.test(n))).toEqual([]);
+    expect([...p.replace, ...p.create, ...p.delete]).toEqual([]);
   });
 
   test(`${row("cert-renewal")}kubernetes.certificateRenewal set, then changed: the renewal runs on the control plane, the kubeconfig is read again and the provider takes it; nothing else re-runs`, async () => {

@@ -72,7 +72,7 @@ function run(spec: ClusterSpec, opt: Options = {}): Promise<RunOut> {
         const cp = new ControlPlane(cpHost.name, { host: cpHost, node: nodeOf(cpHost.name), prep: preps.get(cpHost.name)!, settings: spec });
         const join = { token: cp.joinToken, caCertHash: cp.caCertHash, endpoint: cp.endpoint, controlPlane: cpHost };
         for (const w of hosts.filter((x) => x.role === "worker")) {
-          new Worker(w.name, { host: w, node: nodeOf(w.name), prep: preps.get(w.name)!, join, settings: spec }, gated(w.name));
+          new Worker(w.name, { host: w, node: nodeOf(w.name), prep: preps.get(w.name)!, join, settings: spec, upgradeAfter: [cp.upgraded] }, gated(w.name));
         }
         return cp;
       })
@@ -203,7 +203,8 @@ describe("dev lab: control plane + two workers on VMs", () => {
 
   test("every remote command: typed connection, no previous output in env, and bounded", () => {
     const cmds = remoteCommands(out.resources);
-    expect(cmds.length).toBe(3 * 3 + 4 + 2 * 3); // ssh-ready+hosts+prep per node; init, ca-hash, approve, kubeconfig; per worker token, join, approve
+    // ssh-ready+hosts+prep per node; init, ca-hash, approve, kubeconfig, upgrade; per worker token, join, approve, upgrade-drain, upgrade, upgrade-uncordon
+    expect(cmds.length).toBe(3 * 3 + 5 + 2 * 6);
     for (const r of cmds) {
       expect(Object.keys(r.inputs.connection as object).sort()).toEqual(["dialErrorLimit", "host", "perDialTimeout", "port", "privateKey", "user"]);
       // Only the boot wait dials with the machine's tunables; every other command has the fixed policy.
@@ -213,9 +214,12 @@ describe("dev lab: control plane + two workers on VMs", () => {
       expect(r.inputs.environment).toBeUndefined();
       expect(r.secretInputs).toContain("connection");
       // ssh-ready runs one fixed line (SSH_READY_COMMAND); every script is wrapped and bounded.
-      if (!r.name.endsWith("-ssh-ready")) expect(String(r.inputs.create)).toMatch(/^sudo -n timeout --kill-after=30 \d+ bash -c /);
+      // The upgrade steps run only on update (nothing on create): their script is `update`.
+      const script = /-upgrade(-drain|-uncordon)?$/.test(r.name) ? r.inputs.update : r.inputs.create;
+      if (/-upgrade(-drain|-uncordon)?$/.test(r.name)) expect(r.inputs.create).toBeUndefined();
+      if (!r.name.endsWith("-ssh-ready")) expect(String(script)).toMatch(/^sudo -n timeout --kill-after=30 \d+ bash -c /);
       const ct = r.customTimeouts ?? {};
-      if (!r.name.endsWith("-ssh-ready")) expect(ct.create).toMatch(/^\d+m$/);
+      if (!r.name.endsWith("-ssh-ready")) expect({ name: r.name, create: ct.create, update: ct.update }).toEqual({ name: r.name, create: expect.stringMatching(/^\d+m$/), update: expect.stringMatching(/^\d+m$/) });
       // No remote command deletes anything: every cleanup goes through the runner (cleanup.ts).
       expect(r.inputs.delete).toBeUndefined();
     }
@@ -332,5 +336,5 @@ test("adding a worker changes no existing node's prep, init or join: only /etc/h
   expect(changed).toEqual(["cp-hosts", "w1-hosts", "w2-hosts"]);
   // (w3-vm is the stand-in machine this test builds.)
   const added = after.filter((r) => !before.has(key(r)) && r.custom && !r.name.endsWith("-vm")).map((r) => r.name).sort();
-  expect(added).toEqual(["w3-approve-serving-cert", "w3-drain", "w3-hosts", "w3-join", "w3-prep", "w3-reset", "w3-ssh-ready", "w3-token"]);
+  expect(added).toEqual(["w3-approve-serving-cert", "w3-drain", "w3-hosts", "w3-join", "w3-prep", "w3-reset", "w3-ssh-ready", "w3-token", "w3-upgrade", "w3-upgrade-drain", "w3-upgrade-uncordon"]);
 });

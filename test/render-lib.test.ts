@@ -165,14 +165,20 @@ describe("mermaid graph", () => {
 
 describe("duration model", () => {
   const nodes = ["cp", "w1", "w2"];
+  const runs = { inputs: { create: "sudo -n true" } };
   const recs = [
-    res("cp-prep", REMOTE),
-    res("cp-init", REMOTE, ["cp-prep"]),
-    res("w1-prep", REMOTE),
-    res("w2-prep", REMOTE),
-    res("w1-join", REMOTE, ["w1-prep", "cp-init"]),
-    res("w2-join", REMOTE, ["w2-prep", "cp-init"]),
+    res("cp-prep", REMOTE, [], runs),
+    res("cp-init", REMOTE, ["cp-prep"], runs),
+    res("w1-prep", REMOTE, [], runs),
+    res("w2-prep", REMOTE, [], runs),
+    res("w1-join", REMOTE, ["w1-prep", "cp-init"], runs),
+    res("w2-join", REMOTE, ["w2-prep", "cp-init"], runs),
   ];
+  it("a command with no create (an update-only upgrade step, a delete-only cleanup) takes no time on create", () => {
+    const chain = [...recs, res("w1-upgrade", REMOTE, ["w1-join"], { inputs: { update: "sudo -n true" } }), res("w2-upgrade", REMOTE, ["w1-upgrade", "w2-join"], { inputs: { update: "x" } })];
+    expect(estimate(chain, nodes)).toEqual(estimate(recs, nodes));
+  });
+
   it("counts every step in the sequential runbook but parallel steps once in the graph", () => {
     const e = estimate(recs, nodes);
     const prep = STEP_DURATIONS.prep.seconds + 1; // + SSH overhead

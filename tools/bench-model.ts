@@ -109,6 +109,9 @@ export function stepOf(name: string, nodeNames: readonly string[]): string {
 }
 
 export function durationOf(r: RecordedResource, nodeNames: readonly string[]): Duration {
+  if (isCommand(r) && r.inputs.create === undefined) {
+    return { seconds: 0, source: "no create command: nothing runs and nothing is dialed (pulumi-command Create returns early)" };
+  }
   if (isCommand(r)) {
     const d = STEP_DURATIONS[stepOf(r.name, nodeNames)];
     const base = d ?? { seconds: 5, source: "estimate: an unmodelled command step" };

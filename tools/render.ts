@@ -1,4 +1,4 @@
-// Offline render: `npm run render -- --stack <name> [--out <dir>] [--stack-file <path>]`.
+// Offline render: `npm run render -- --stack <name> [--out <dir>] [--stack-file <path>] [--upgrade-from <version>]`.
 // Runs the real program (index.ts) under the Pulumi mock runtime with the stack's config and writes
 // what `pulumi up` would run and apply: RUNBOOK.md, nodes/<node>/NN-step.sh, manifests/*.yaml,
 // graph.mmd, plan.json. Nothing is written unless everything succeeded (temp dir + rename).
@@ -16,6 +16,9 @@ import { planJson } from "./render-lib/plan";
 import { runbookMarkdown } from "./render-lib/runbook";
 import { scriptFile } from "./render-lib/scripts";
 import { Leak, SecretScanner, orderSecrets, secretValuesFromInputs } from "./render-lib/secrets";
+import { upgradeFiles, upgradeSteps } from "./render-lib/upgrade";
+import { UpgradePlan, upgradePlan } from "../components/upgrade-path";
+import { spawnSync } from "child_process";
 
 export const REPO_ROOT = path.resolve(__dirname, "..");
 
@@ -37,6 +40,8 @@ export interface RenderOptions {
   readonly stackFile?: string;
   /** Output directory; default `out/<stack>` under the current directory. */
   readonly out?: string;
+  /** The version the cluster runs: also write what `pulumi up` runs to upgrade it to the stack's version. */
+  readonly upgradeFrom?: string;
 }
 
 export interface StackConfig {
@@ -156,8 +161,36 @@ export interface Rendered {
   readonly leaks: readonly Leak[];
 }
 
+/** The stack config with `kubernetes.version` replaced (the block is JSON, as the program reads it). */
+export function withVersion(config: Record<string, string>, version: string): Record<string, string> {
+  let block: Record<string, unknown> = {};
+  try {
+    block = JSON.parse(config.kubernetes ?? "{}") as Record<string, unknown>;
+  } catch {
+    throw new RenderConfigError("kubernetes: not an object in the stack file");
+  }
+  return { ...config, kubernetes: JSON.stringify({ ...block, version }) };
+}
+
+/** The stack's kubernetes.version, as written. */
+export function stackVersion(config: Record<string, string>): string {
+  try {
+    const v = (JSON.parse(config.kubernetes ?? "{}") as Record<string, unknown>).version;
+    if (typeof v === "string") return v;
+  } catch {
+    // reported below
+  }
+  throw new RenderConfigError("kubernetes.version: required (a quoted string such as \"1.31.6\")");
+}
+
+/** What the upgrade section needs: the plan and the program's resources at the old version. */
+export interface UpgradeInput {
+  readonly plan: UpgradePlan;
+  readonly before: readonly RecordedResource[];
+}
+
 /** Pure: the model -> every file's content. */
-export function renderFiles(model: RenderModel): Rendered {
+export function renderFiles(model: RenderModel, upgrade?: UpgradeInput): Rendered {
   const steps = planSteps(model);
   // Delete-only commands (the node cleanups) run nothing on create: they take no time on `pulumi up`.
   const runsOnCreate = new Set(model.resources.filter((r) => isCommand(r) && r.inputs.create !== undefined).map((r) => r.name));
@@ -178,7 +211,13 @@ export function renderFiles(model: RenderModel): Rendered {
   for (const [stem, objs] of manifests) files.set(`manifests/${stem}.yaml`, manifestYaml(stem, objs));
   files.set("graph.mmd", mermaidGraph(model.resources));
   files.set("plan.json", planJson(model));
-  files.set("RUNBOOK.md", runbookMarkdown(model, steps, critical, manifests));
+  let runbook = runbookMarkdown(model, steps, critical, manifests);
+  if (upgrade) {
+    const u = upgradeFiles(upgrade.plan, upgradeSteps(upgrade.before, model.resources), steps);
+    for (const [f, t] of u.files) files.set(f, t);
+    runbook = `${runbook.trimEnd()}\n\n${u.section}`;
+  }
+  files.set("RUNBOOK.md", runbook);
 
   const leaks: Leak[] = [];
   const cleaned = new Map<string, string>();
@@ -225,10 +264,32 @@ export interface RenderResult extends Rendered {
 export async function render(opts: RenderOptions): Promise<RenderResult> {
   const stackFile = path.resolve(opts.stackFile ?? path.join(REPO_ROOT, `Pulumi.${opts.stack}.yaml`));
   const out = path.resolve(opts.out ?? path.join("out", opts.stack));
-  const model = await runProgram(opts.stack, loadStackConfig(stackFile));
-  const rendered = renderFiles(model);
+  const sc = loadStackConfig(stackFile);
+  const upgrade = opts.upgradeFrom === undefined ? undefined : upgradeInput(stackFile, opts.stack, sc, opts.upgradeFrom);
+  const model = await runProgram(opts.stack, sc);
+  const rendered = renderFiles(model, upgrade);
   writeAtomically(out, rendered.files);
   return { ...rendered, model, out };
+}
+
+/**
+ * The upgrade plan (refusing a skip or a downgrade with the message `pulumi up` gives) and the program's
+ * resources at the old version, from a child process (tools/render-model.ts).
+ */
+function upgradeInput(stackFile: string, stack: string, sc: StackConfig, from: string): UpgradeInput {
+  let plan: UpgradePlan;
+  try {
+    plan = upgradePlan(from, stackVersion(sc.config));
+  } catch (e) {
+    throw new RenderConfigError((e as Error).message);
+  }
+  const child = spawnSync(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(__dirname, "render-model.ts"), stackFile, stack, from], {
+    cwd: REPO_ROOT,
+    encoding: "utf8",
+    maxBuffer: 256 * 1024 * 1024,
+  });
+  if (child.status !== 0) throw new RenderConfigError(`rendering the stack at kubernetes.version ${from} failed: ${(child.stderr || String(child.error)).trim()}`);
+  return { plan, before: JSON.parse(child.stdout) as RecordedResource[] };
 }
 
 export function summary(r: RenderResult, cwd = process.cwd()): string {
@@ -238,11 +299,13 @@ export function summary(r: RenderResult, cwd = process.cwd()): string {
   const rel = relative === "" ? "." : relative.startsWith("..") ? r.out : relative;
   const scripts = [...r.files.keys()].filter((f) => f.startsWith("nodes/") && f.endsWith(".sh") && !f.includes("/delete/")).length;
   const subs = r.model.substitutions ?? [];
+  const upgradeCount = [...r.files.keys()].filter((f) => f.startsWith("upgrade/")).length;
   return [
     ...subs.map((s) => `note: ${s.key}: the stack file's placeholder "${s.from}" is rendered as "${s.to}"; set your own value before \`pulumi up\` (it refuses the placeholder)`),
     `stack ${r.model.stack}: ${r.model.nodes.length} nodes, ${r.model.resources.length} resources (${commands} commands, ${objects} Kubernetes objects)`,
     `critical path: ${r.critical.path.length} steps: ${r.critical.path.join(" -> ")}`,
     `wrote ${rel}/: RUNBOOK.md, nodes/ (${scripts} scripts), manifests/ (${[...r.files.keys()].filter((f) => f.startsWith("manifests/")).length} files), graph.mmd, plan.json`,
+    ...(upgradeCount > 0 ? [`upgrade: ${upgradeCount} scripts in upgrade/, in the order \`pulumi up\` runs them (RUNBOOK.md, last section)`] : []),
   ].join("\n");
 }
 
@@ -250,7 +313,10 @@ interface Args {
   stack: string;
   out?: string;
   stackFile?: string;
+  upgradeFrom?: string;
 }
+
+const USAGE = "npm run render -- [--stack dev] [--out out/<stack>] [--stack-file Pulumi.<stack>.yaml] [--upgrade-from <version the cluster runs, e.g. 1.30.12>]";
 
 export function parseArgs(argv: readonly string[]): Args {
   const args: Args = { stack: "dev" };
@@ -264,8 +330,9 @@ export function parseArgs(argv: readonly string[]): Args {
     if (a === "--stack" || a === "-s") args.stack = next();
     else if (a === "--out" || a === "-o") args.out = next();
     else if (a === "--stack-file") args.stackFile = next();
-    else if (a === "--help" || a === "-h") throw new RenderConfigError("usage: npm run render -- [--stack dev] [--out out/<stack>] [--stack-file Pulumi.<stack>.yaml]");
-    else throw new RenderConfigError(`unknown argument ${a} (usage: npm run render -- [--stack dev] [--out dir] [--stack-file path])`);
+    else if (a === "--upgrade-from") args.upgradeFrom = next();
+    else if (a === "--help" || a === "-h") throw new RenderConfigError(`usage: ${USAGE}`);
+    else throw new RenderConfigError(`unknown argument ${a} (usage: ${USAGE})`);
   }
   return args;
 }

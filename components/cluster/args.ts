@@ -43,6 +43,9 @@ export interface KubernetesConfig {
   readonly nic?: string;
   readonly tokenTtl?: string;
   readonly certificateRenewal?: string;
+  readonly upgradeBatchSize?: number;
+  /** IPv4; required with 3+ control planes on VirtualBox/existing hosts (docs/ha.md). */
+  readonly controlPlaneEndpoint?: string;
 }
 
 export interface MirrorsConfig {

@@ -1,25 +1,29 @@
 // KubeadmCluster: the whole cluster as one ComponentResource (type kubeadm:index:Cluster). It validates
 // its args with the stack-config validator (every problem at once, before anything is registered), then
 // wires the graph as its children:
-//   machines -> NodePrep (all nodes in parallel) -> ControlPlane -> Workers (joins in parallel)
+//   machines -> version check (control plane) -> NodePrep (all nodes in parallel) -> ControlPlane
+//   (init, upgrade) -> Workers (joins in parallel; upgrades batch after batch)
 //   -> k8s.Provider(kubeconfig) -> Flannel, MetricsServer (in parallel) -> DemoApp.
 // Only wiring lives here; every decision is in the inner components' pure functions.
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import * as tls from "@pulumi/tls";
+import * as random from "@pulumi/random";
 import { buildClusterSpecWithKey, ConfigError } from "../config";
 import { ClusterSpec, MirrorProfile, NodeSpec } from "../spec";
 import { Host } from "../machines/host";
 import { provisionMachines } from "../machines";
 import { NodePrep } from "../node/node-prep";
-import { UndoPrepOptions } from "../node/scripts";
+import { UndoPrepOptions, externalServer } from "../node/scripts";
 import { ControlPlane } from "../node/control-plane";
-import { Worker } from "../node/worker";
+import { ControlPlaneMember, Worker } from "../node/worker";
+import { runsVip } from "../node/ha-scripts";
 import { Flannel } from "../addons/flannel";
 import { MetricsServer } from "../addons/metrics-server";
 import { DemoApp } from "../addons/demo-app";
 import { KubeletCsrApprover } from "../addons/csr-approver";
 import { KubeadmClusterArgs, rawConfigOf } from "./args";
+import { upgradeBatches } from "../upgrade-path";
 import { CLUSTER_TYPE, urn, v1Name, v1TypeChain } from "./v1-urns";
 
 export interface NodeSummary {
@@ -78,9 +82,28 @@ export class KubeadmCluster extends pulumi.ComponentResource {
       return n;
     };
 
+    // The control plane's prep first: it carries the version check every other prep waits for.
     const preps = new Map<string, NodePrep>();
-    for (const host of this.hosts) {
-      preps.set(host.name, new NodePrep(`${c}-${host.name}`, { host, node: nodeOf(host), clusterNodes: spec.nodes, settings: spec, undo: undoOf(spec) }, child));
+    const firstCp = this.hosts.find((h) => h.role === "control-plane");
+    let gate: pulumi.Resource | undefined;
+    for (const host of [...this.hosts].sort((a, b) => Number(b === firstCp) - Number(a === firstCp))) {
+      const isGate = host === firstCp;
+      const prep = new NodePrep(
+        `${c}-${host.name}`,
+        {
+          host,
+          node: nodeOf(host),
+          clusterNodes: spec.nodes,
+          settings: spec,
+          undo: undoOf(spec),
+          ...(isGate ? { checkVersion: spec } : { gate }),
+          // HA on VirtualBox/existing hosts: keepalived + haproxy on every control plane.
+          ...(host.role === "control-plane" && runsVip(spec) ? { vip: spec } : {}),
+        },
+        child,
+      );
+      if (isGate) gate = prep.versionChecked;
+      preps.set(host.name, prep);
     }
     const prepOf = (h: Host): NodePrep => {
       const p = preps.get(h.name);
@@ -88,14 +111,53 @@ export class KubeadmCluster extends pulumi.ComponentResource {
       return p;
     };
 
-    const cpHost = this.hosts.find((h) => h.role === "control-plane");
+    const cpHosts = this.hosts.filter((h) => h.role === "control-plane");
+    const cpHost = cpHosts[0];
     if (!cpHost) throw new Error("internal: validated spec has no control plane");
-    const controlPlane = new ControlPlane(`${c}-${cpHost.name}`, { host: cpHost, node: nodeOf(cpHost), prep: prepOf(cpHost), settings: spec }, child);
+    // HA: the key the control-plane certificates are uploaded with (secret; 32 random bytes as hex, the
+    // format kubeadm wants). One control plane needs none.
+    const certificateKey =
+      cpHosts.length > 1 ? pulumi.secret(new random.RandomId(`${c}-certificate-key`, { byteLength: 32 }, child).hex) : undefined;
+    const controlPlane = new ControlPlane(
+      `${c}-${cpHost.name}`,
+      { host: cpHost, node: nodeOf(cpHost), prep: prepOf(cpHost), settings: spec, ...(certificateKey ? { certificateKey } : {}) },
+      child,
+    );
 
     const join = { token: controlPlane.joinToken, caCertHash: controlPlane.caCertHash, endpoint: controlPlane.endpoint, controlPlane: cpHost };
-    const workers = this.hosts
-      .filter((h) => h.role === "worker")
-      .map((h) => new Worker(`${c}-${h.name}`, { host: h, node: nodeOf(h), prep: prepOf(h), join, settings: spec, keepV1NodeObject: adopt }, child));
+    // Further control planes join one after another (etcd adds one learner at a time); an upgrade takes
+    // them one after another too, after the first.
+    const members: ControlPlaneMember[] = [];
+    let upgradeAfter: pulumi.Resource[] = [controlPlane.upgraded];
+    for (const h of cpHosts.slice(1)) {
+      const previous = members[members.length - 1];
+      const member = new ControlPlaneMember(
+        `${c}-${h.name}`,
+        {
+          host: h,
+          node: nodeOf(h),
+          prep: prepOf(h),
+          join,
+          settings: spec,
+          upgradeAfter,
+          certificateKey: certificateKey as pulumi.Output<string>,
+          firstControlPlane: nodeOf(cpHost),
+          joinAfter: previous ? [previous.join] : [],
+        },
+        child,
+      );
+      members.push(member);
+      upgradeAfter = [member.upgraded];
+    }
+    // A version upgrade takes the workers batch after batch, after the control planes.
+    const workers: Worker[] = [];
+    for (const batch of upgradeBatches(this.hosts.filter((h) => h.role === "worker"), spec.kubernetes.upgradeBatchSize)) {
+      const made = batch.map(
+        (h) => new Worker(`${c}-${h.name}`, { host: h, node: nodeOf(h), prep: prepOf(h), join, settings: spec, keepV1NodeObject: adopt, upgradeAfter }, child),
+      );
+      workers.push(...made);
+      upgradeAfter = made.map((w) => w.upgraded);
+    }
 
     // The provider waits for every join: all Kubernetes objects then depend on the nodes, and the demo's
     // pods have workers to run on.
@@ -112,7 +174,7 @@ export class KubeadmCluster extends pulumi.ComponentResource {
         // a `pulumi refresh` while the machines are off drop every object from state (Read returns
         // "deleted" for an unreachable cluster). docs/lifecycle.md says when to set the variable.
       },
-      { ...child, dependsOn: [controlPlane.ready, ...workers.map((w) => w.joined)] },
+      { ...child, dependsOn: [controlPlane.ready, ...members.map((m) => m.joined), ...workers.map((w) => w.joined)] },
     );
     const provider = this.provider;
     const lifecycle = { cluster: controlPlane.cluster, readyTimeout: addonReadyTimeout(spec.mirrors.profile) };
@@ -139,9 +201,9 @@ export class KubeadmCluster extends pulumi.ComponentResource {
     }));
     this.kubeconfig = controlPlane.kubeconfig;
     // The address users reach: the public IP when the machine has one (Aliyun), else the node IP.
-    this.apiEndpoint = cpHost.publicAddress
-      ? pulumi.interpolate`https://${cpHost.publicAddress}:6443`
-      : pulumi.output(`https://${cpHost.nodeIp}:6443`);
+    // The address users reach (the kubeconfig's server): a public address when there is one (Aliyun), the
+    // control-plane endpoint with several control planes, else the node IP.
+    this.apiEndpoint = pulumi.output(cpHost.publicAddress ?? "").apply((pub) => externalServer(nodeOf(cpHost), pub, spec.kubernetes.controlPlaneEndpoint));
     this.demoServiceClusterIp = demo?.service.spec.clusterIP;
     this.sshPrivateKey = keys.generated ? keys.privateKey : undefined;
     this.registerOutputs({ kubeconfig: this.kubeconfig, apiEndpoint: this.apiEndpoint, demoServiceClusterIp: this.demoServiceClusterIp });

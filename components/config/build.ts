@@ -2,7 +2,7 @@
 // as one ConfigError, so a stack is fixed in one pass rather than one `pulumi up` per mistake.
 import * as pulumi from "@pulumi/pulumi";
 import { Cidr, cidrContains, cidrsOverlap, parseIpv4 } from "../net";
-import { ClusterSpec, MachineProvider, MirrorSpec, SshSpec, ExistingSpec } from "../spec";
+import { ClusterSpec, ControlPlaneEndpointSpec, MachineProvider, MirrorSpec, SshSpec, ExistingSpec } from "../spec";
 import { Addons, checkAddonDependencies, checkChinaImages, readAddons } from "./addons";
 import { readExisting } from "./existing";
 import { AliyunRead, aliyunMachineNet, readAliyun } from "./aliyun";
@@ -11,6 +11,7 @@ import { readMirrors } from "./mirrors";
 import { MachineNet, NodesRead, readNodes } from "./nodes";
 import { Block, ConfigError, DNS_LABEL, DNS_LABEL_HELP, P, Problems, RawConfig, isPlainObject, typeName } from "./reader";
 import { readSsh } from "./ssh";
+import { readControlPlaneEndpoint } from "./ha";
 import { VBOX_NAT_NETWORK, VirtualBoxRead, readVirtualBox, virtualBoxMachineNet } from "./virtualbox";
 
 export interface BuildOptions {
@@ -33,10 +34,10 @@ export function buildClusterSpecTraced(raw: RawConfig, opts: BuildOptions, trace
   if (!isPlainObject(raw)) throw new ConfigError([`${P}: the configuration must be a map of keys, got ${typeName(raw)}`]);
   const root = new Block("", "", raw, probs, trace);
   const blocks = readBlocks(root, opts, probs, trace);
-  checkAcrossBlocks(blocks, probs);
+  const endpoint = checkAcrossBlocks(blocks, probs);
   root.finish();
   if (probs.list.length > 0) throw new ConfigError(probs.list);
-  return deepFreeze(assemble(blocks));
+  return deepFreeze(assemble(blocks, endpoint));
 }
 
 /** What the block readers returned, for the checks across blocks and the final assembly. */
@@ -121,11 +122,15 @@ function machineNet(provider: MachineProvider | undefined, vb: VirtualBoxRead | 
   return { reserved: new Map() };
 }
 
-function checkAcrossBlocks(b: Blocks, probs: Problems): void {
+function checkAcrossBlocks(b: Blocks, probs: Problems): ControlPlaneEndpointSpec | undefined {
   checkSubnetsClearOfMachines(b, probs);
   checkPodSubnetRoom(b.k8s.pod, b.nodes, probs);
   checkAddonDependencies(b.addons, probs);
   checkChinaImages(b.addons, b.mirrors, probs);
+  return readControlPlaneEndpoint(
+    { provider: b.provider, configured: b.k8s.endpoint, drafts: b.nodes.drafts, net: machineNet(b.provider, b.vb, b.al), vswitch: b.al?.vswitch },
+    probs,
+  );
 }
 
 /** The machines' own networks, which pod and service ranges must not overlap [FACTS §7.3]. */
@@ -167,7 +172,7 @@ function checkPodSubnetRoom(pod: Cidr | undefined, { drafts, complete }: NodesRe
 }
 
 /** The spec, once there are no problems. */
-function assemble(b: Blocks): ClusterSpec {
+function assemble(b: Blocks, endpoint: ControlPlaneEndpointSpec | undefined): ClusterSpec {
   // Control plane first, then workers in config order.
   const drafts = b.nodes.drafts;
   const nodes = [...drafts.filter((d) => d.spec.role === "control-plane"), ...drafts.filter((d) => d.spec.role === "worker")].map((d) => d.spec);
@@ -177,7 +182,7 @@ function assemble(b: Blocks): ClusterSpec {
     provider: b.provider as MachineProvider,
     nodes,
     ssh: b.ssh,
-    kubernetes: b.k8s.spec,
+    kubernetes: endpoint ? { ...b.k8s.spec, controlPlaneEndpoint: endpoint } : b.k8s.spec,
     mirrors: b.mirrors,
     flannel: b.addons.flannel,
     metricsServer: b.addons.metricsServer,

@@ -1,4 +1,5 @@
-// The `kubernetes` block: version, pod and service ranges, DNS domain, NIC and join-token lifetime.
+// The `kubernetes` block: version, pod and service ranges, DNS domain, NIC, join-token lifetime,
+// certificate renewal label and how many workers an upgrade takes at once.
 import { Cidr, cidrsOverlap } from "../net";
 import { KubernetesSpec, MachineProvider } from "../spec";
 import { ParsedVersion, SUPPORTED_MINORS, isSupportedMinor, parseKubernetesVersion } from "../versions";
@@ -11,6 +12,8 @@ export interface KubernetesRead {
   /** The parsed ranges (undefined when invalid, reported already), for the checks against the machines. */
   readonly pod?: Cidr;
   readonly svc?: Cidr;
+  /** kubernetes.controlPlaneEndpoint as written (checked in ha.ts). */
+  readonly endpoint?: string;
 }
 
 export function readKubernetes(b: Block, provider: MachineProvider | undefined, probs: Problems): KubernetesRead {
@@ -28,9 +31,12 @@ export function readKubernetes(b: Block, provider: MachineProvider | undefined, 
     ...(nic !== undefined ? { nic } : {}),
     tokenTtl: b.str("tokenTtl", "24h", (s) => (/^(0|(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+)$/.test(s) ? undefined : 'not a duration; e.g. "24h", "1h30m" or "0" (never expires)')),
     ...(renewal !== undefined ? { certificateRenewal: renewal } : {}),
+    upgradeBatchSize: b.int("upgradeBatchSize", 1, { min: 1, max: 100, hint: "workers drained and upgraded at once during a version upgrade" }),
   };
+  // Checked against the nodes and the machine network across blocks (ha.ts).
+  const endpoint = b.str("controlPlaneEndpoint", undefined);
   b.finish();
-  return { spec, pod, svc };
+  return { spec, pod, svc, endpoint };
 }
 
 /** `kubernetes.version`, required; undefined when missing or bad (reported). */

@@ -4,6 +4,7 @@ import { Cidr, cidrContains, formatIpv4, parseIpv4 } from "../net";
 import { MachineProvider, NodeRole, NodeSpec } from "../spec";
 import { Block, DNS_LABEL, DNS_LABEL_HELP, P, Problems, checkDnsLabel, checkIpv4, isPlainObject, typeName } from "./reader";
 import { checkOpenSshPublicKey } from "./ssh";
+import { controlPlaneCountProblem } from "./ha";
 
 export interface NodeDraft {
   readonly spec: NodeSpec;
@@ -216,12 +217,8 @@ function checkNodes(drafts: NodeDraft[], net: MachineNet, probs: Problems, count
 }
 
 function checkControlPlaneCount(drafts: NodeDraft[], probs: Problems): void {
-  const cps = drafts.filter((d) => d.spec.role === "control-plane");
-  if (cps.length === 0) {
-    probs.at(`${P}nodes`, 'no node has role "control-plane"; exactly one is required (mark one node role: control-plane)');
-  } else if (cps.length > 1) {
-    probs.at(`${P}nodes`, `${cps.length} nodes have role "control-plane" (${cps.map((d) => d.spec.name).join(", ")}): exactly one is supported, HA control planes are not supported yet; make the others role: worker`);
-  }
+  const problem = controlPlaneCountProblem(drafts.filter((d) => d.spec.role === "control-plane").map((d) => d.spec.name));
+  if (problem) probs.at(`${P}nodes`, problem);
 }
 
 /** Unique names and IPs, and IPs inside the machine network but not on its reserved addresses. */

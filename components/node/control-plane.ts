@@ -1,14 +1,14 @@
 // ControlPlane: kubeadm init on the control-plane node and the values workers and add-ons need:
 // joinToken (secret), caCertHash, endpoint, kubeconfig (secret). Scripts: scripts/node/init.sh,
-// ca-hash.sh, kubeconfig.sh, approve-serving-cert.sh, renew-certs.sh (when kubernetes.certificateRenewal
-// changes); on delete reset.sh (through the cleanup runner).
+// upgrade-control-plane.sh (a version edit), ca-hash.sh, kubeconfig.sh, approve-serving-cert.sh,
+// renew-certs.sh (when kubernetes.certificateRenewal changes); on delete reset.sh (through the cleanup runner).
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import * as random from "@pulumi/random";
 import { ClusterSpec, NodeSpec } from "../spec";
 import { Host } from "../machines/host";
 import { remoteBash } from "./script";
-import { API_PORT, KubeadmSettings, certSans, serverTlsBootstrap } from "./kubeadm-config";
+import { KubeadmSettings, certSans, controlPlaneEndpointOf, serverTlsBootstrap } from "./kubeadm-config";
 import {
   TIMEOUTS,
   approveServingCertScript,
@@ -25,6 +25,7 @@ import {
 import { NodePrep, stepTimeout, withDependsOn } from "./node-prep";
 import { commandConnection } from "./connection";
 import { nodeCleanup } from "./cleanup";
+import { UPGRADE_TIMEOUTS, upgradeControlPlaneScript } from "./upgrade-scripts";
 
 /** What the control plane needs from the cluster description: kubeadm settings, the SSH user, the node list (single-node taint). */
 export type ControlPlaneSettings = KubeadmSettings & Pick<ClusterSpec, "ssh" | "nodes">;
@@ -35,6 +36,15 @@ export interface ControlPlaneArgs {
   readonly node: NodeSpec;
   readonly prep: NodePrep;
   readonly settings: ControlPlaneSettings;
+  /** HA: the key the control-plane certificates are uploaded with (secret, 64 hex). */
+  readonly certificateKey?: pulumi.Output<string>;
+  /** HA on Aliyun: what must exist before init uses the endpoint (the load balancer's listener). */
+  readonly endpointReady?: readonly pulumi.Resource[];
+  /**
+   * HA on Aliyun: the API's public address (the load balancer's), for the certificate and the exported
+   * kubeconfig, instead of the machine's own.
+   */
+  readonly apiPublicAddress?: pulumi.Output<string>;
 }
 
 export class ControlPlane extends pulumi.ComponentResource {
@@ -54,12 +64,15 @@ export class ControlPlane extends pulumi.ComponentResource {
    * Kubernetes objects are replaced with it (`replaceWith`) and deleted with it (`deletedWith`).
    */
   public readonly cluster: pulumi.Resource;
+  /** The control plane's upgrade step: the first batch of worker upgrades waits for it. */
+  public readonly upgraded: pulumi.Resource;
 
   constructor(name: string, args: ControlPlaneArgs, opts?: pulumi.ComponentResourceOptions) {
     super("kubeadm:node:ControlPlane", name, {}, opts);
     const { host, node, prep, settings: spec } = args;
     const connection = commandConnection(host);
-    const publicAddress: pulumi.Output<string> = host.publicAddress ?? pulumi.output(node.publicIp ?? "");
+    const publicAddress: pulumi.Output<string> = args.apiPublicAddress ?? host.publicAddress ?? pulumi.output(node.publicIp ?? "");
+    const endpoint = spec.kubernetes.controlPlaneEndpoint;
     const first = withDependsOn([], opts?.dependsOn);
 
     // Token chosen by the program (kept in state) so init and every later join agree on it.
@@ -83,7 +96,9 @@ export class ControlPlane extends pulumi.ComponentResource {
         // The kubeadm config carries the token: stdin only (never the command text, which the
         // provider prints on failure).
         stdin: pulumi.secret(
-          pulumi.all([this.joinToken, publicAddress]).apply(([token, pub]) => initStdin(spec, node, token, certSans(node, pub))),
+          pulumi
+            .all([this.joinToken, publicAddress, args.certificateKey])
+            .apply(([token, pub, key]) => initStdin(spec, node, token, certSans(node, pub, endpoint?.address), key)),
         ),
         triggers: [host.machineId],
         addPreviousOutputInEnv: false,
@@ -91,7 +106,7 @@ export class ControlPlane extends pulumi.ComponentResource {
       },
       {
         parent: this,
-        dependsOn: withDependsOn([prep.done], opts?.dependsOn),
+        dependsOn: withDependsOn([prep.done, ...(args.endpointReady ?? [])], opts?.dependsOn),
         // A replaced machine's old cluster is cleaned up (the reset below) before init runs again.
         deleteBeforeReplace: true,
         additionalSecretOutputs: ["stdout", "stderr"],
@@ -105,6 +120,28 @@ export class ControlPlane extends pulumi.ComponentResource {
       `${name}-reset`,
       { host, script: resetScript(spec, node), label: `reset ${node.name}`, timeoutSeconds: TIMEOUTS.reset, triggers: [host.machineId, init.id] },
       { parent: this, dependsOn: [init], deletedWith: host.machine },
+    );
+
+    // The kubeadm upgrade of the control plane (scripts/node/upgrade-control-plane.sh). Only `update` is
+    // set: a new cluster is initialised at the configured version, so creating this runs nothing. Its
+    // script carries the target version: a version edit updates it (the provider runs `update`), after
+    // prep and init have run for the new version. Re-run after a failure, it continues where it stopped.
+    // Never replaced by a version edit (its triggers hold only the machine and the cluster), so no reset
+    // ever follows from one.
+    const upgrade = new command.remote.Command(
+      `${name}-upgrade`,
+      {
+        connection,
+        update: remoteBash(upgradeControlPlaneScript(spec, node), UPGRADE_TIMEOUTS.upgradeControlPlane),
+        triggers: [host.machineId, init.id],
+        addPreviousOutputInEnv: false,
+        logging: "stdoutAndStderr",
+      },
+      {
+        parent: this,
+        dependsOn: [init, reset],
+        customTimeouts: { create: stepTimeout(UPGRADE_TIMEOUTS.upgradeControlPlane), update: stepTimeout(UPGRADE_TIMEOUTS.upgradeControlPlane) },
+      },
     );
 
     // kubernetes.certificateRenewal: a new label replaces this command, whose create renews the
@@ -123,7 +160,7 @@ export class ControlPlane extends pulumi.ComponentResource {
               addPreviousOutputInEnv: false,
               logging: "stderr",
             },
-            { parent: this, dependsOn: [init, reset], customTimeouts: { create: stepTimeout(TIMEOUTS.renewCerts), update: stepTimeout(TIMEOUTS.renewCerts) } },
+            { parent: this, dependsOn: [init, reset, upgrade], customTimeouts: { create: stepTimeout(TIMEOUTS.renewCerts), update: stepTimeout(TIMEOUTS.renewCerts) } },
           );
 
     const caHash = new command.remote.Command(
@@ -136,11 +173,13 @@ export class ControlPlane extends pulumi.ComponentResource {
         logging: "stdoutAndStderr",
       },
       // After the reset resource: workers (which use the hash) are then removed before the control plane is reset.
-      { parent: this, dependsOn: [init, reset, ...(renew ? [renew] : [])], customTimeouts: { create: stepTimeout(TIMEOUTS.caHash), update: stepTimeout(TIMEOUTS.caHash) } },
+      // After the upgrade (and a renewal): workers' token and join wait for the hash, so a worker never
+      // joins (at the new version) a control plane that is still at the old one.
+      { parent: this, dependsOn: [init, reset, upgrade, ...(renew ? [renew] : [])], customTimeouts: { create: stepTimeout(TIMEOUTS.caHash), update: stepTimeout(TIMEOUTS.caHash) } },
     );
     this.caCertHash = caHash.stdout.apply(parseCaCertHash);
 
-    const readyDeps: pulumi.Resource[] = [init, reset, ...(renew ? [renew] : [])];
+    const readyDeps: pulumi.Resource[] = [init, reset, upgrade, ...(renew ? [renew] : [])];
     if (serverTlsBootstrap(spec)) {
       // metrics-server verifies kubelet serving certificates; nothing approves the first one on its own.
       readyDeps.push(
@@ -162,7 +201,11 @@ export class ControlPlane extends pulumi.ComponentResource {
       `${name}-kubeconfig`,
       {
         connection,
-        create: remoteBash(kubeconfigScript(), TIMEOUTS.kubeconfig),
+        // Read again after an upgrade (the trailing comment carries the version, so a version edit updates
+        // this command): kubeadm upgrade apply renews the certificates (--certificate-renewal defaults to
+        // true, cmd/kubeadm/app/cmd/upgrade/apply.go). Not `environment`: remote Setenv fails unless sshd
+        // has AcceptEnv (pulumi-command remote/command.go).
+        create: `${remoteBash(kubeconfigScript(), TIMEOUTS.kubeconfig)} # kubernetes ${spec.kubernetes.version.raw}`,
         // Read again after a renewal: admin.conf then embeds a new client certificate.
         triggers: [host.machineId, init.id, ...(renew ? [renew.id] : [])],
         addPreviousOutputInEnv: false,
@@ -176,13 +219,14 @@ export class ControlPlane extends pulumi.ComponentResource {
       },
     );
     this.kubeconfig = pulumi.secret(
-      pulumi.all([kubeconfig.stdout, publicAddress]).apply(([text, pub]) => rewriteKubeconfigServer(text, externalServer(node, pub))),
+      pulumi.all([kubeconfig.stdout, publicAddress]).apply(([text, pub]) => rewriteKubeconfigServer(text, externalServer(node, pub, endpoint))),
     );
 
-    this.endpoint = pulumi.output(`${node.ip}:${API_PORT}`);
+    this.endpoint = pulumi.output(controlPlaneEndpointOf(spec, node));
     this.host = host;
     this.ready = kubeconfig;
     this.cluster = init;
+    this.upgraded = upgrade;
     this.registerOutputs({ joinToken: this.joinToken, caCertHash: this.caCertHash, endpoint: this.endpoint, kubeconfig: this.kubeconfig });
   }
 }

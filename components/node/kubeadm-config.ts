@@ -50,9 +50,29 @@ function nodeRegistration(spec: VersionOnly, node: NodeSpec): KubeadmDocument {
   };
 }
 
-/** InitConfiguration: the pre-chosen bootstrap token, the advertise address and the node registration. */
-export function initConfiguration(spec: VersionOnly, node: NodeSpec, token: string): KubeadmDocument {
+/** Checks a kubeadm certificate key: "a hex encoded string that is an AES key of size 32 bytes" (kubeadm HA docs). */
+export function assertCertificateKey(key: string): void {
+  if (!/^[0-9a-f]{64}$/.test(key)) throw new Error("certificate key must be 64 lowercase hex characters (an AES-256 key)");
+}
+
+/**
+ * The address workers, kubelets and the kubeconfig use: the configured controlPlaneEndpoint (HA), else
+ * the first control plane's IP and the API server's port.
+ */
+export function controlPlaneEndpointOf(spec: VersionOnly, firstControlPlane: NodeSpec): string {
+  const e = spec.kubernetes.controlPlaneEndpoint;
+  return e ? `${e.address}:${e.port}` : `${firstControlPlane.ip}:${API_PORT}`;
+}
+
+/**
+ * InitConfiguration: the pre-chosen bootstrap token, the advertise address and the node registration;
+ * with a certificate key (HA) the key `kubeadm init --upload-certs` encrypts the control-plane
+ * certificates with ("--config and --certificate-key cannot be mixed ... add the certificateKey field",
+ * kubeadm high-availability docs).
+ */
+export function initConfiguration(spec: VersionOnly, node: NodeSpec, token: string, certificateKey?: string): KubeadmDocument {
   assertToken(token);
+  if (certificateKey !== undefined) assertCertificateKey(certificateKey);
   return {
     apiVersion: kubeadmApiVersion(spec.kubernetes.version.minor),
     kind: "InitConfiguration",
@@ -66,6 +86,7 @@ export function initConfiguration(spec: VersionOnly, node: NodeSpec, token: stri
     ],
     localAPIEndpoint: { advertiseAddress: node.ip, bindPort: API_PORT },
     nodeRegistration: nodeRegistration(spec, node),
+    ...(certificateKey !== undefined ? { certificateKey } : {}),
   };
 }
 
@@ -78,7 +99,7 @@ export function clusterConfiguration(spec: Pick<ClusterSpec, "kubernetes" | "mir
     apiVersion: kubeadmApiVersion(spec.kubernetes.version.minor),
     kind: "ClusterConfiguration",
     kubernetesVersion: kubernetesVersionField(spec),
-    controlPlaneEndpoint: `${node.ip}:${API_PORT}`,
+    controlPlaneEndpoint: controlPlaneEndpointOf(spec, node),
     imageRepository: spec.mirrors.imageRepository,
     networking: {
       podSubnet: spec.kubernetes.podSubnet,
@@ -108,15 +129,21 @@ export function kubeletConfiguration(spec: Pick<ClusterSpec, "metricsServer">): 
   return doc;
 }
 
-/** JoinConfiguration for a worker: token discovery pinned to the CA hash. */
+/**
+ * JoinConfiguration: token discovery pinned to the CA hash. With `certificateKey` the node joins as a
+ * control plane: its API server advertises the node IP, and the control-plane certificates come from
+ * the kubeadm-certs Secret, decrypted with the key (v1beta3/v1beta4 JoinControlPlane).
+ */
 export function joinConfiguration(
   spec: VersionOnly,
   node: NodeSpec,
   token: string,
   caCertHash: string,
   endpoint: string,
+  certificateKey?: string,
 ): KubeadmDocument {
   assertToken(token);
+  if (certificateKey !== undefined) assertCertificateKey(certificateKey);
   if (!CA_HASH_FORMAT.test(caCertHash)) throw new Error(`CA cert hash must look like sha256:<64 hex>, got ${JSON.stringify(caCertHash)}`);
   if (!/^[^\s:]+:\d+$/.test(endpoint)) throw new Error(`API endpoint must be host:port, got ${JSON.stringify(endpoint)}`);
   return {
@@ -124,6 +151,7 @@ export function joinConfiguration(
     kind: "JoinConfiguration",
     discovery: { bootstrapToken: { apiServerEndpoint: endpoint, token, caCertHashes: [caCertHash] } },
     nodeRegistration: nodeRegistration(spec, node),
+    ...(certificateKey !== undefined ? { controlPlane: { localAPIEndpoint: { advertiseAddress: node.ip, bindPort: API_PORT }, certificateKey } } : {}),
   };
 }
 
@@ -132,14 +160,32 @@ export function kubeadmYaml(docs: readonly KubeadmDocument[]): string {
   return docs.map((d) => yaml.dump(d, { lineWidth: -1, noRefs: true })).join("---\n");
 }
 
-/** The config `kubeadm init` reads (on stdin: it carries the token). */
-export function initConfigYaml(spec: KubeadmSettings, node: NodeSpec, token: string, certSans: readonly string[]): string {
-  return kubeadmYaml([initConfiguration(spec, node, token), clusterConfiguration(spec, node, certSans), kubeletConfiguration(spec)]);
+/** The config `kubeadm init` reads (on stdin: it carries the token, and the certificate key for HA). */
+export function initConfigYaml(spec: KubeadmSettings, node: NodeSpec, token: string, certSans: readonly string[], certificateKey?: string): string {
+  return kubeadmYaml([initConfiguration(spec, node, token, certificateKey), clusterConfiguration(spec, node, certSans), kubeletConfiguration(spec)]);
 }
 
-/** The config `kubeadm join` reads (on stdin). */
-export function joinConfigYaml(spec: VersionOnly, node: NodeSpec, token: string, caCertHash: string, endpoint: string): string {
-  return kubeadmYaml([joinConfiguration(spec, node, token, caCertHash, endpoint)]);
+/** The config `kubeadm join` reads (on stdin); with a certificate key, a control-plane join. */
+export function joinConfigYaml(spec: VersionOnly, node: NodeSpec, token: string, caCertHash: string, endpoint: string, certificateKey?: string): string {
+  return kubeadmYaml([joinConfiguration(spec, node, token, caCertHash, endpoint, certificateKey)]);
+}
+
+/**
+ * The config `kubeadm init phase upload-certs --upload-certs --config` reads on the first control plane
+ * (on stdin): InitConfiguration.certificateKey is the key the phase encrypts with ("if
+ * len(data.CertificateKey()) == 0" it would generate one: cmd/kubeadm/app/cmd/phases/init/uploadcerts.go),
+ * ClusterConfiguration pins kubernetesVersion (without it kubeadm looks the version up online).
+ */
+export function uploadCertsConfigYaml(spec: Pick<ClusterSpec, "kubernetes" | "mirrors">, firstControlPlane: NodeSpec, certificateKey: string): string {
+  assertCertificateKey(certificateKey);
+  const init: KubeadmDocument = {
+    apiVersion: kubeadmApiVersion(spec.kubernetes.version.minor),
+    kind: "InitConfiguration",
+    localAPIEndpoint: { advertiseAddress: firstControlPlane.ip, bindPort: API_PORT },
+    nodeRegistration: { name: firstControlPlane.name, criSocket: CRI_SOCKET },
+    certificateKey,
+  };
+  return kubeadmYaml([init, clusterConfiguration(spec, firstControlPlane, [])]);
 }
 
 /** The token-free config for `kubeadm config images pull` during node prep. */
@@ -147,10 +193,15 @@ export function imagePullConfigYaml(spec: Pick<ClusterSpec, "kubernetes" | "mirr
   return kubeadmYaml([clusterConfiguration(spec, node, [])]);
 }
 
-/** API server certificate SANs: node IP, node name, and the machine's public address when it has one. */
-export function certSans(node: NodeSpec, publicAddress?: string): string[] {
+/**
+ * API server certificate SANs: node IP, node name, the machine's public address when it has one, and
+ * the control-plane endpoint's address (kubeadm adds it too; listed so the certificate is the same
+ * whoever reads the config).
+ */
+export function certSans(node: NodeSpec, publicAddress?: string, endpointAddress?: string): string[] {
   const out = [node.ip, node.name];
-  const extra = publicAddress?.trim() || node.publicIp;
-  if (extra && !out.includes(extra)) out.push(extra);
+  for (const extra of [publicAddress?.trim() || node.publicIp, endpointAddress]) {
+    if (extra && !out.includes(extra)) out.push(extra);
+  }
   return out;
 }

@@ -1,15 +1,20 @@
 // NodePrep: everything a node needs before kubeadm (scripts/node/prep.sh), plus its /etc/hosts block
 // (scripts/node/hosts.sh, separate so adding a node re-runs only that small step elsewhere). The
 // first command, `<node>-ssh-ready`, absorbs the wait for a booting machine (see connection.ts). On
-// existing hosts, `<node>-undo-prep` puts the machine back on destroy (scripts/node/undo-prep.sh).
+// existing hosts, `<node>-undo-prep` puts the machine back on destroy (scripts/node/undo-prep.sh). On
+// the first control plane, `<node>-version-check` refuses an unsupported version change before any prep.
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { NodeSpec } from "../spec";
+import { ClusterSpec, NodeSpec } from "../spec";
+import { controlPlaneEndpointOf } from "./kubeadm-config";
 import { Host } from "../machines/host";
 import { remoteBash } from "./script";
 import { PrepSettings, TIMEOUTS, UndoPrepOptions, hostsScript, prepScript, undoPrepScript } from "./scripts";
 import { bootConnection, commandConnection } from "./connection";
 import { nodeCleanup } from "./cleanup";
+import { UPGRADE_TIMEOUTS, UpgradeSettings, versionCheckScript } from "./upgrade-scripts";
+import { HA_TIMEOUTS, vipScript } from "./ha-scripts";
+import { VipSettings } from "./vip-config";
 
 /** Pulumi-side bound for a step whose script is bounded by `seconds` on the node (dialing SSH included). */
 export function stepTimeout(seconds: number): string {
@@ -41,6 +46,28 @@ export interface NodePrepArgs {
    * VirtualBox and Aliyun, whose machines are deleted instead.
    */
   readonly undo?: UndoPrepOptions;
+  /**
+   * The first control plane only: run `<node>-version-check` (scripts/node/upgrade-check.sh) before
+   * prep. It refuses a kubernetes.version that skips a minor or downgrades the running cluster, before
+   * any node's prep runs (every prep waits for it through `gate`).
+   */
+  readonly checkVersion?: UpgradeSettings & Pick<ClusterSpec, "nodes">;
+  /** Prep waits for this (the control plane's version check): nothing is changed on a refused edit. */
+  readonly gate?: pulumi.Resource;
+  /**
+   * Control planes of an HA cluster on VirtualBox/existing hosts: `<node>-vip` (scripts/node/vip.sh,
+   * keepalived + haproxy) after prep, before init/join. Its files list every control plane, so adding
+   * or removing one updates it on all of them.
+   */
+  readonly vip?: VipSettings;
+}
+
+/** What the version check compares with the running cluster besides the version. */
+function topology(spec: Pick<ClusterSpec, "kubernetes" | "nodes">, firstControlPlane: NodeSpec): { endpoint: string; controlPlanes: string[] } {
+  return {
+    endpoint: controlPlaneEndpointOf(spec, firstControlPlane),
+    controlPlanes: spec.nodes.filter((n) => n.role === "control-plane").map((n) => n.name),
+  };
 }
 
 /** What the boot-wait command runs: proves SSH and sudo work, changes nothing. */
@@ -50,6 +77,8 @@ export class NodePrep extends pulumi.ComponentResource {
   public readonly host: Host;
   /** The last prep command: init/join `dependsOn` it. */
   public readonly done: pulumi.Resource;
+  /** The version check (first control plane only): every other node's prep waits for it. */
+  public readonly versionChecked?: pulumi.Resource;
 
   constructor(name: string, args: NodePrepArgs, opts?: pulumi.ComponentResourceOptions) {
     super("kubeadm:node:NodePrep", name, {}, opts);
@@ -76,6 +105,32 @@ export class NodePrep extends pulumi.ComponentResource {
       { parent: this, dependsOn: [ready], customTimeouts: { create: stepTimeout(TIMEOUTS.hosts), update: stepTimeout(TIMEOUTS.hosts) } },
     );
 
+    // The version check reads the running cluster (if any) on the control plane; its script carries the
+    // target version, so a version edit updates it and it runs again, before any prep.
+    const check =
+      args.checkVersion === undefined
+        ? undefined
+        : new command.remote.Command(
+            `${name}-version-check`,
+            {
+              connection,
+              // Created next to a running cluster (a stack from before this step existed), a version edit is
+              // refused: the upgrade steps created in the same `up` would run nothing. Updated, it checks the
+              // path. Both check the endpoint and how many control planes go at once.
+              create: remoteBash(versionCheckScript(args.checkVersion, node, { ...topology(args.checkVersion, node), firstRun: true }), UPGRADE_TIMEOUTS.versionCheck),
+              update: remoteBash(versionCheckScript(args.checkVersion, node, topology(args.checkVersion, node)), UPGRADE_TIMEOUTS.versionCheck),
+              triggers,
+              addPreviousOutputInEnv: false,
+              logging: "stdoutAndStderr",
+            },
+            {
+              parent: this,
+              dependsOn: [ready],
+              customTimeouts: { create: stepTimeout(UPGRADE_TIMEOUTS.versionCheck), update: stepTimeout(UPGRADE_TIMEOUTS.versionCheck) },
+            },
+          );
+    const gate = check ?? args.gate;
+
     const prep = new command.remote.Command(
       `${name}-prep`,
       {
@@ -85,7 +140,7 @@ export class NodePrep extends pulumi.ComponentResource {
         addPreviousOutputInEnv: false,
         logging: "stdoutAndStderr",
       },
-      { parent: this, dependsOn: [hosts], customTimeouts: { create: stepTimeout(TIMEOUTS.prep), update: stepTimeout(TIMEOUTS.prep) } },
+      { parent: this, dependsOn: gate ? [hosts, gate] : [hosts], customTimeouts: { create: stepTimeout(TIMEOUTS.prep), update: stepTimeout(TIMEOUTS.prep) } },
     );
 
     // Created after prep and before init/join (which depend on `done`): Pulumi deletes in reverse, so
@@ -100,8 +155,18 @@ export class NodePrep extends pulumi.ComponentResource {
             { parent: this, dependsOn: [prep] },
           );
 
+    const vip =
+      args.vip === undefined
+        ? undefined
+        : new command.remote.Command(
+            `${name}-vip`,
+            { connection, create: remoteBash(vipScript(args.vip, node), HA_TIMEOUTS.vip), triggers, addPreviousOutputInEnv: false, logging: "stdoutAndStderr" },
+            { parent: this, dependsOn: [undo ?? prep], customTimeouts: { create: stepTimeout(HA_TIMEOUTS.vip), update: stepTimeout(HA_TIMEOUTS.vip) } },
+          );
+
     this.host = host;
-    this.done = undo ?? prep;
+    this.done = vip ?? undo ?? prep;
+    this.versionChecked = check;
     this.registerOutputs({ done: prep.id });
   }
 }

@@ -1,7 +1,7 @@
 // Pure: the exact text each node receives (script = shebang + generated header + scripts/node/<file>),
 // and the stdin documents that carry secrets. Components only wire these into remote.Commands; tests,
 // the offline render and the chroot sandbox call them directly.
-import { ClusterSpec, NodeSpec, controlPlaneNode, workerNodes } from "../spec";
+import { ClusterSpec, ControlPlaneEndpointSpec, NodeSpec, controlPlaneNode, workerNodes } from "../spec";
 import { composeScript } from "./script";
 import { aptVersionPattern, needsExplicitCriTools, nodeHostPackages, pauseTag } from "../versions";
 import {
@@ -10,6 +10,7 @@ import {
   imagePullConfigYaml,
   initConfigYaml,
   joinConfigYaml,
+  uploadCertsConfigYaml,
 } from "./kubeadm-config";
 
 /** Seconds each step may take on the node (the remote `timeout`); the Pulumi customTimeouts add margin. */
@@ -31,6 +32,8 @@ export const TIMEOUTS = {
   undoPrep: 1500,
   /** renew-certs.sh: renew (300 s), static pods out (3 x 20 s), API wait (180 s), check-expiration. */
   renewCerts: 900,
+  /** upload-certs.sh: one kubeadm phase against a running API server. */
+  uploadCerts: 180,
 } as const;
 
 /** Inner bounds passed to the scripts. */
@@ -133,7 +136,11 @@ export function resetScript(spec: Pick<ClusterSpec, "ssh">, node: NodeSpec): str
 
 /** kubeadm init (control plane); its config comes from initStdin on stdin. */
 export function initScript(spec: Pick<ClusterSpec, "ssh" | "nodes">, node: NodeSpec): string {
+  // HA: more than one control plane. Only then is UPLOAD_CERTS in the header (one control plane: the
+  // script is what it always was).
+  const ha = spec.nodes.filter((n) => n.role === "control-plane").length > 1;
   return composeScript("node/init.sh", {
+    ...(ha ? { UPLOAD_CERTS: "true" } : {}),
     NODE_NAME: node.name,
     NODE_IP: node.ip,
     SSH_USER: spec.ssh.user,
@@ -146,23 +153,40 @@ export function initScript(spec: Pick<ClusterSpec, "ssh" | "nodes">, node: NodeS
   }, { tag: `init ${node.name}`, logFd: 2 });
 }
 
-/** stdin of the init command: the kubeadm config documents (they carry the token). */
-export function initStdin(spec: KubeadmSettings, node: NodeSpec, token: string, certSans: string[]): string {
-  return initConfigYaml(spec, node, token, certSans);
+/** stdin of the init command: the kubeadm config documents (they carry the token, and the certificate key for HA). */
+export function initStdin(spec: KubeadmSettings, node: NodeSpec, token: string, certSans: string[], certificateKey?: string): string {
+  return initConfigYaml(spec, node, token, certSans, certificateKey);
 }
 
-/** kubeadm join (worker); its JoinConfiguration comes from joinStdin on stdin. */
-export function joinScript(spec: Pick<ClusterSpec, "ssh">, node: NodeSpec): string {
+/**
+ * kubeadm join; its JoinConfiguration comes from joinStdin on stdin. A control plane (HA) names the step
+ * that uploaded its certificates (for the message when they expired) and gets ~/.kube/config.
+ */
+export function joinScript(spec: Pick<ClusterSpec, "ssh">, node: NodeSpec, controlPlane?: { uploadStep: string }): string {
   return composeScript("node/join.sh", {
     NODE_NAME: node.name,
     RESET_SCRIPT: resetScript(spec, node),
     JOIN_TIMEOUT: String(Math.floor((TIMEOUTS.join - 120) / 2)),
+    ...(controlPlane ? { CONTROL_PLANE: "true", SSH_USER: spec.ssh.user, UPLOAD_STEP: controlPlane.uploadStep } : {}),
   }, { tag: `join ${node.name}`, logFd: 2 });
 }
 
-/** stdin of the join command. */
-export function joinStdin(spec: Pick<ClusterSpec, "kubernetes">, node: NodeSpec, token: string, caCertHash: string, endpoint: string): string {
-  return joinConfigYaml(spec, node, token, caCertHash, endpoint);
+/** stdin of the join command; with a certificate key, a control-plane join. */
+export function joinStdin(spec: Pick<ClusterSpec, "kubernetes">, node: NodeSpec, token: string, caCertHash: string, endpoint: string, certificateKey?: string): string {
+  return joinConfigYaml(spec, node, token, caCertHash, endpoint, certificateKey);
+}
+
+/** On the first control plane, before a control plane joins: kubeadm init phase upload-certs (config on stdin). */
+export function uploadCertsScript(): string {
+  return composeScript("node/upload-certs.sh", {
+    VERSION_PLACEHOLDER: KUBEADM_VERSION_PLACEHOLDER,
+    UPLOAD_TIMEOUT: String(TIMEOUTS.uploadCerts - 30),
+  }, { tag: "upload-certs", logFd: 2 });
+}
+
+/** stdin of the upload-certs command: the certificate key and the cluster configuration (secret). */
+export function uploadCertsStdin(spec: Pick<ClusterSpec, "kubernetes" | "mirrors">, firstControlPlane: NodeSpec, certificateKey: string): string {
+  return uploadCertsConfigYaml(spec, firstControlPlane, certificateKey);
 }
 
 /** On the control plane: make sure the join token exists and has not expired (token on stdin). */
@@ -257,10 +281,15 @@ export function rewriteKubeconfigServer(kubeconfig: string, server: string): str
   return kubeconfig.replace(/^(\s*server:\s*)\S+[ \t]*$/gm, `$1${server}`);
 }
 
-/** The API URL for the exported kubeconfig. */
-export function externalServer(node: NodeSpec, publicAddress?: string): string {
-  const host = publicAddress?.trim() || node.publicIp || node.ip;
-  return `https://${host}:6443`;
+/**
+ * The API URL for the exported kubeconfig: the machine's (or, on Aliyun HA, the load balancer's) public
+ * address when there is one, else the control-plane endpoint (HA) or the node IP.
+ */
+export function externalServer(node: NodeSpec, publicAddress?: string, endpoint?: ControlPlaneEndpointSpec): string {
+  const pub = publicAddress?.trim() || node.publicIp;
+  if (endpoint?.holder === "keepalived-haproxy") return `https://${endpoint.address}:${endpoint.port}`;
+  if (endpoint) return `https://${pub || endpoint.address}:${endpoint.port}`;
+  return `https://${pub || node.ip}:6443`;
 }
 
 /** Convenience for the sandbox and the render: every script a cluster's nodes receive, by file name. */

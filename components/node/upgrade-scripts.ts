@@ -71,9 +71,29 @@ function requireRole(node: NodeSpec, role: NodeSpec["role"], what: string): void
  * Header: NODE_NAME, K8S_VERSION ("1.31.6" or "" when only the minor is set), K8S_MINOR ("1.31"),
  * API_WAIT (seconds). Root, bounded by UPGRADE_TIMEOUTS.versionCheck; one summary line on stdout.
  */
-export function versionCheckScript(spec: UpgradeSettings, cp: NodeSpec): string {
+export function versionCheckScript(spec: UpgradeSettings, cp: NodeSpec, opts: VersionCheckOptions = {}): string {
   requireRole(cp, "control-plane", "the version check");
-  return composeScript("node/upgrade-check.sh", { NODE_NAME: cp.name, ...targetVars(spec), API_WAIT: String(API_WAIT) }, { tag: `version-check ${cp.name}`, logFd: 2 });
+  return composeScript(
+    "node/upgrade-check.sh",
+    {
+      NODE_NAME: cp.name,
+      ...targetVars(spec),
+      API_WAIT: String(API_WAIT),
+      ...(opts.firstRun ? { FIRST_RUN: "true" } : {}),
+      ...(opts.endpoint ? { ENDPOINT: opts.endpoint } : {}),
+      ...(opts.controlPlanes ? { CONTROL_PLANES: opts.controlPlanes.join(" ") } : {}),
+    },
+    { tag: `version-check ${cp.name}`, logFd: 2 },
+  );
+}
+
+export interface VersionCheckOptions {
+  /** The step's create (first run next to a possibly running cluster): a version edit is refused. */
+  readonly firstRun?: boolean;
+  /** The controlPlaneEndpoint the program configures ("host:port"): another one on the cluster is refused. */
+  readonly endpoint?: string;
+  /** The control-plane names the program configures: removing half or more of the cluster's is refused. */
+  readonly controlPlanes?: readonly string[];
 }
 
 /**

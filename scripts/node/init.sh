@@ -10,13 +10,17 @@
 #   VERSION_PLACEHOLDER  in the config, replaced by the installed kubeadm version (minor-only configs)
 #   RESET_SCRIPT         scripts/node/reset.sh with its header, run before retrying a half-done init
 #   API_WAIT INIT_TIMEOUT seconds
+#   UPLOAD_CERTS         (HA only) true: `kubeadm init --upload-certs`, with the certificate key from the
+#                        InitConfiguration on stdin (kubeadm forbids --certificate-key with --config)
 # shellcheck source=lib/prelude.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/prelude.sh"
 
 : "${NODE_NAME:?}" "${NODE_IP:?}" "${SSH_USER:?}" "${SINGLE_NODE:?}" "${VERSION_PLACEHOLDER:?}"
 : "${RESET_SCRIPT:?}" "${API_WAIT:?}" "${INIT_TIMEOUT:?}"
-# kubeadm prints the token ("Using token: ...", the join command): mask it in everything we show.
-redact() { sed -E 's/[a-z0-9]{6}\.[a-z0-9]{16}/<bootstrap-token>/g'; }
+UPLOAD_CERTS="${UPLOAD_CERTS:-false}"
+# kubeadm prints the token ("Using token: ...", the join command) and, with --upload-certs, the
+# certificate key (64 hex): mask both in everything we show.
+redact() { sed -E -e 's/[a-z0-9]{6}\.[a-z0-9]{16}/<bootstrap-token>/g' -e 's/\b[0-9a-f]{64}\b/<certificate-key>/g'; }
 
 ADMIN=/etc/kubernetes/admin.conf
 STATE_DIR=/var/lib/kubeadm-cluster
@@ -64,7 +68,10 @@ if [ "${initialised}" = false ]; then
     bash -c "${RESET_SCRIPT}" >&2 || fail "reset before retrying init failed"
   fi
   step "kubeadm init"
-  if ! timeout "${INIT_TIMEOUT}" kubeadm init --config "${WORK}/kubeadm.yaml" 2>&1 | redact >&2; then
+  flags=(--config "${WORK}/kubeadm.yaml")
+  # HA: the control-plane certificates go to the kubeadm-certs Secret for the other control planes.
+  [ "${UPLOAD_CERTS}" = true ] && flags+=(--upload-certs)
+  if ! timeout "${INIT_TIMEOUT}" kubeadm init "${flags[@]}" 2>&1 | redact >&2; then
     fail "kubeadm init failed (output above; the next 'pulumi up' resets and retries)"
   fi
   api_answers "${API_WAIT}" || fail "kubeadm init finished but the API does not answer"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# kubeadm join on a worker (runbook 1.6 / seed 002 step 7), re-runnable:
+# kubeadm join on a worker (runbook 1.6 / seed 002 step 7), or on a further control plane (HA), re-runnable:
 #   - the JoinConfiguration arrives on stdin (it carries the bootstrap token);
 #   - a node that has joined (/etc/kubernetes/kubelet.conf) is left alone;
 #   - leftovers of a half-done join are reset first (a failed create is retried by the next `up`).
@@ -7,11 +7,15 @@
 #   NODE_NAME
 #   RESET_SCRIPT   scripts/node/reset.sh with its header
 #   JOIN_TIMEOUT   seconds
+#   CONTROL_PLANE  (control planes only) true: the JoinConfiguration has a controlPlane section; after the
+#                  join the SSH user gets admin.conf as ~/.kube/config, as on the first control plane
+#   SSH_USER UPLOAD_STEP  (control planes only) the SSH user; the step that uploads the certificates
 # shellcheck source=lib/prelude.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/prelude.sh"
 
 : "${NODE_NAME:?}" "${RESET_SCRIPT:?}" "${JOIN_TIMEOUT:?}"
-redact() { sed -E 's/[a-z0-9]{6}\.[a-z0-9]{16}/<bootstrap-token>/g'; }
+CONTROL_PLANE="${CONTROL_PLANE:-false}"
+redact() { sed -E -e 's/[a-z0-9]{6}\.[a-z0-9]{16}/<bootstrap-token>/g' -e 's/\b[0-9a-f]{64}\b/<certificate-key>/g'; }
 
 step "read join configuration from stdin"
 umask 077
@@ -50,10 +54,27 @@ step "kubeadm join"
 attempt=1
 until timeout "${JOIN_TIMEOUT}" kubeadm join --config "${WORK}/join.yaml" 2>&1 | redact >&2; do
   # The API may still be settling right after init; one reset-and-retry covers that.
-  [ "${attempt}" -lt 2 ] || fail "kubeadm join failed twice (output above); check the control plane and port 6443"
+  if [ "${attempt}" -ge 2 ]; then
+    # The uploaded certificates live two hours (kubeadm deletes the kubeadm-certs Secret after that).
+    [ "${CONTROL_PLANE}" = true ] && fail "kubeadm join --control-plane failed twice (output above); if it says the kubeadm-certs Secret is missing or cannot be decrypted, the certificates uploaded by ${UPLOAD_STEP:-the upload-certs step} expired (2 h): run pulumi up --target-replace <its URN> (pulumi stack --show-urns)"
+    fail "kubeadm join failed twice (output above); check the control plane and port 6443"
+  fi
   log "kubeadm join failed; resetting and retrying once in 20s"
   bash -c "${RESET_SCRIPT}" >&2 || true
   sleep 20
   attempt=$((attempt + 1))
 done
+
+if [ "${CONTROL_PLANE}" = true ]; then
+  step "kubectl config for ${SSH_USER:?}"
+  home="$(getent passwd "${SSH_USER}" | cut -d: -f6)" || fail "user ${SSH_USER} not found"
+  group="$(id -gn "${SSH_USER}")"
+  install -d -m 700 -o "${SSH_USER}" -g "${group}" "${home}/.kube"
+  if cmp -s /etc/kubernetes/admin.conf "${home}/.kube/config"; then
+    log "${home}/.kube/config: unchanged"
+  else
+    install -m 600 -o "${SSH_USER}" -g "${group}" /etc/kubernetes/admin.conf "${home}/.kube/config"
+    log "${home}/.kube/config: written"
+  fi
+fi
 step "done"

@@ -15,6 +15,14 @@
 #   NODE_NAME                 this control plane
 #   K8S_VERSION K8S_MINOR     the target ("1.31.6", or "" for minor-only) and its minor ("1.31")
 #   API_WAIT                  seconds to wait for the API server
+#   FIRST_RUN                 true when Pulumi creates this step (its create), not when a change updates it:
+#                             then a version different from the cluster's is refused (see below)
+#   ENDPOINT                  the controlPlaneEndpoint the program configures ("host:port")
+#   CONTROL_PLANES            the control-plane node names the program configures, space-separated
+# Also refused, whatever the version:
+#   - a controlPlaneEndpoint other than the cluster's: kubeadm cannot move a running cluster (its
+#     certificates and every kubeconfig name the endpoint);
+#   - removing as many control planes as would leave etcd without a majority of the current members.
 # Prints one summary line on stdout; progress on stderr.
 # shellcheck source=lib/prelude.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/prelude.sh"
@@ -26,6 +34,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/kube.sh"
 : "${NODE_NAME:?}" "${K8S_MINOR:?}"
 K8S_VERSION="${K8S_VERSION:-}"
 TARGET="${K8S_VERSION:-${K8S_MINOR}}"
+FIRST_RUN="${FIRST_RUN:-false}"
+ENDPOINT="${ENDPOINT:-}"
+CONTROL_PLANES="${CONTROL_PLANES:-}"
 # init.sh writes this once kubeadm init has succeeded on this node.
 INIT_MARKER=/var/lib/kubeadm-cluster/init-complete
 
@@ -78,6 +89,39 @@ while read -r n v; do
   refuse_unless_path "${v}" "node ${n}"
 done <<<"${nodes}"
 if [ -n "${kubeadm_pkg}" ]; then refuse_unless_path "${kubeadm_pkg}" "the kubeadm package on ${NODE_NAME}"; fi
+
+if [ "${FIRST_RUN}" = true ] && [ "${kind}" != none ]; then
+  # This step is being created next to a running cluster: the stack was deployed by a version of this
+  # program without the upgrade steps (or they were removed from state). Those steps are created in
+  # this same `up`, and creating them runs nothing: the cluster would stay at ${cluster}.
+  fail "kubernetes.version ${TARGET} differs from the ${cluster} the cluster runs, in the first pulumi up that sets up the upgrade steps (a stack deployed before they existed). Set kubernetes.version to ${cluster#v}, run pulumi up once, then change it."
+fi
+
+step "control-plane topology"
+if [ -n "${ENDPOINT}" ]; then
+  cfg="$(kc -n kube-system get cm kubeadm-config -o 'jsonpath={.data.ClusterConfiguration}')" || fail "cannot read kube-system/kubeadm-config"
+  current_endpoint="$(sed -n 's/^controlPlaneEndpoint:[[:space:]]*//p' <<<"${cfg}" | tr -d "\"'" | head -n1)"
+  if [ -n "${current_endpoint}" ] && [ "${current_endpoint}" != "${ENDPOINT}" ]; then
+    fail "the cluster's controlPlaneEndpoint is ${current_endpoint}, the configuration gives ${ENDPOINT}: kubeadm cannot move a running cluster to another endpoint (its certificates and every kubeconfig name it). Set kubernetes.controlPlaneEndpoint back (unset: the first control plane's IP), or recreate the cluster."
+  fi
+  log "controlPlaneEndpoint ${ENDPOINT}: as configured"
+fi
+if [ -n "${CONTROL_PLANES}" ]; then
+  current_cps="$(kc get nodes -l node-role.kubernetes.io/control-plane -o 'jsonpath={range .items[*]}{.metadata.name}{"\n"}{end}')" || fail "cannot list the control-plane Nodes"
+  total=0
+  removed=()
+  while read -r n; do
+    [ -n "${n}" ] || continue
+    total=$((total + 1))
+    [[ " ${CONTROL_PLANES} " == *" ${n} "* ]] || removed+=("${n}")
+  done <<<"${current_cps}"
+  # etcd keeps working while a majority of its members do; removing members one at a time is how the
+  # docs shrink a cluster. Here the removals run in one `up`: at most fewer than half of the members.
+  if [ "${#removed[@]}" -gt 0 ] && [ $((2 * ${#removed[@]})) -ge "${total}" ]; then
+    fail "removing ${#removed[@]} of ${total} control planes (${removed[*]}) in one pulumi up would leave etcd without a majority of its members: remove one control plane per pulumi up (and keep an odd number), or recreate the cluster"
+  fi
+  log "control planes: ${total} now${removed[0]:+, removing ${removed[*]}}"
+fi
 
 step "done"
 count="$(grep -c . <<<"${nodes}" || true)"

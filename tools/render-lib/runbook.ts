@@ -30,7 +30,9 @@ export function dayTwoNotes(r: RecordedResource, runner: boolean): string[] {
   const hasCreate = r.inputs.create !== undefined;
   const triggers = r.propertyDependencies.triggers ?? [];
   if (runner) out.push("Does nothing on `pulumi up`; its script runs only when the step is deleted or replaced.");
-  else if (hasCreate) {
+  else if (!hasCreate && r.inputs.update !== undefined) {
+    out.push("Runs nothing when created; on a later `up` that changes what it receives (a `kubernetes.version` edit changes its script) it runs its update script.");
+  } else if (hasCreate) {
     const rerun = r.inputs.update !== undefined ? "runs its update script" : "runs its script again";
     out.push(`On a later \`up\`, ${rerun} when anything it receives changes (script, stdin, SSH connection); otherwise nothing runs.`);
   }
@@ -62,6 +64,10 @@ function stepSection(s: Step, n: number): string {
   if (s.createSecret) out.push("The command is secret: `<secret: command of " + s.resource.name + ">`.", "");
   else if (s.create) out.push(fence(s.create.script), "");
   else out.push("Nothing runs on create.", "");
+  if (s.update) {
+    const file = deleteFile(s).replace("/delete/", "/update/");
+    out.push(`<details><summary>On update: \`${file}\`</summary>`, "", fence(s.update.script), "", "</details>", "");
+  }
   if (s.del) out.push(`<details><summary>On destroy: \`${deleteFile(s)}\`</summary>`, "", fence(s.del.script), "", "</details>", "");
   return out.join("\n");
 }
