@@ -107,6 +107,11 @@ export function defaultMockState(args: pulumi.runtime.MockResourceArgs): Record<
       for (let i = 0; i < length; i++) result += alphabet[parseInt(hex.slice(i * 2, i * 2 + 2), 16) % alphabet.length];
       return { ...inputs, result };
     }
+    case "random:index/randomId:RandomId": {
+      // hex is lowercase, 2 characters per byte (terraform-provider-random resource_id.go: hex.EncodeToString).
+      const hex = fakeHex(`random-id:${args.name}`, Number(inputs.byteLength ?? 8) * 2);
+      return { ...inputs, hex, b64Std: Buffer.from(hex, "hex").toString("base64"), b64Url: Buffer.from(hex, "hex").toString("base64url"), dec: BigInt(`0x${hex}`).toString() };
+    }
     case "tls:index/privateKey:PrivateKey": {
       // The public key line has the algorithm's real type and blob prefix (what parsers look at).
       const algorithm = String(inputs.algorithm ?? "ED25519");

@@ -72,6 +72,9 @@ export const STEP_DURATIONS: Readonly<Record<string, Duration>> = {
     source: "estimate: kubeadm join preflight, discovery and TLS bootstrap until the kubelet is registered (images were pre-pulled by prep); the seed shows the worker Ready minutes later only because flannel was not yet applied",
   },
   "approve-serving-cert": { seconds: 15, source: "estimate: waits for each kubelet's serving CSR (kubelet requests it within seconds of start) and approves it" },
+  "version-check": { seconds: 2, source: "estimate: no cluster yet on a first `up` (a file test); a few kubectl reads otherwise" },
+  vip: { seconds: 30, source: "estimate: apt-get update + keepalived and haproxy (~2 MB of .debs), two config checks, two service starts" },
+  "upload-certs": { seconds: 3, source: "estimate: one kubeadm phase writing a Secret" },
 };
 
 /** Kubernetes objects: creating most takes ~1 s; workloads are awaited until ready by the provider. */

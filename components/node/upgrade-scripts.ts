@@ -132,7 +132,8 @@ export function upgradeControlPlaneScript(spec: UpgradeSettings, cp: NodeSpec): 
  * Root, bounded by UPGRADE_TIMEOUTS.upgradeDrain.
  */
 export function upgradeDrainScript(spec: UpgradeSettings, worker: NodeSpec): string {
-  requireRole(worker, "worker", "the upgrade drain");
+  // Workers, and further control planes of an HA cluster (kubeadm docs: "Same as the first control plane
+  // node but use: sudo kubeadm upgrade node"); never the first control plane, which runs upgrade apply.
   return composeScript(
     "node/upgrade-drain.sh",
     { NODE_NAME: worker.name, ...targetVars(spec), API_WAIT: String(API_WAIT), DRAIN_TIMEOUT: String(UPGRADE_DRAIN_WAIT) },
@@ -148,7 +149,8 @@ export function upgradeDrainScript(spec: UpgradeSettings, worker: NodeSpec): str
  * APT_LOCK_TIMEOUT, UPGRADE_NODE_TIMEOUT (seconds). Root, bounded by UPGRADE_TIMEOUTS.upgradeNode.
  */
 export function upgradeNodeScript(spec: UpgradeSettings, worker: NodeSpec): string {
-  requireRole(worker, "worker", "the worker upgrade");
+  // Workers, and further control planes of an HA cluster (kubeadm docs: "Same as the first control plane
+  // node but use: sudo kubeadm upgrade node"); never the first control plane, which runs upgrade apply.
   return composeScript(
     "node/upgrade-node.sh",
     { NODE_NAME: worker.name, ...targetVars(spec), ...aptVars(spec), UPGRADE_NODE_TIMEOUT: String(UPGRADE_NODE_TIMEOUT) },
@@ -164,7 +166,8 @@ export function upgradeNodeScript(spec: UpgradeSettings, worker: NodeSpec): stri
  * by UPGRADE_TIMEOUTS.upgradeUncordon.
  */
 export function upgradeUncordonScript(spec: UpgradeSettings, worker: NodeSpec): string {
-  requireRole(worker, "worker", "the upgrade uncordon");
+  // Workers, and further control planes of an HA cluster (kubeadm docs: "Same as the first control plane
+  // node but use: sudo kubeadm upgrade node"); never the first control plane, which runs upgrade apply.
   return composeScript(
     "node/upgrade-uncordon.sh",
     { NODE_NAME: worker.name, ...targetVars(spec), API_WAIT: String(API_WAIT), NODE_WAIT: String(NODE_WAIT) },

@@ -26,6 +26,10 @@ export function placeholderState(secrets: KnownSecret[]): (args: pulumi.runtime.
       case "random:index/randomPassword:RandomPassword":
         secrets.push({ value: String(state.result), what: `random password ${args.name}` });
         break;
+      case "random:index/randomId:RandomId":
+        // The HA certificate key.
+        secrets.push({ value: String(state.hex), what: `random key ${args.name}` });
+        break;
       case "tls:index/privateKey:PrivateKey":
         for (const k of ["privateKeyOpenssh", "privateKeyPem", "privateKeyPemPkcs8"]) {
           if (typeof state[k] === "string") secrets.push({ value: state[k] as string, what: `private key ${args.name}` });

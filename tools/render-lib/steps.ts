@@ -27,6 +27,14 @@ const STEPS: readonly (readonly [RegExp, StepInfo])[] = [
   [/^(drain|remove|delete-node)(-.*)?$/, { why: "Nothing on create. On destroy (or scale-down) it drains the worker and deletes its Node object on the control plane while the worker still runs; then the worker's reset step cleans the worker." }],
   [/csr|serving-cert/, { why: "On the control plane: approves this node's kubelet serving-certificate CSR, so metrics-server scrapes kubelets over verified TLS instead of --kubelet-insecure-tls." }],
   [/^(label|taint)(-.*)?$/, { why: "Labels/taints the node as configured." }],
+  [/^version-check$/, { why: "On the first control plane, before any node's prep: reads the running cluster's version, every node's kubelet and the installed kubeadm, and refuses a kubernetes.version that skips a minor or goes back, another control-plane endpoint, or removing half the control planes at once (docs/upgrades.md); no cluster yet: nothing to check." }],
+  [/^vip$/, { why: "HA on VirtualBox/existing hosts: keepalived holds the control-plane endpoint address on one control plane and moves it on failure; haproxy on every control plane serves it on port 8443 and spreads over every API server (kubeadm's ha-considerations.md). Validated with keepalived -t and haproxy -c before it is written (docs/ha.md)." }],
+  [/^upload-certs$/, { why: "HA: on the first control plane, right before this control plane joins, uploads the control-plane certificates to the kubeadm-certs Secret, encrypted with the cluster's certificate key; kubeadm deletes them after 2 hours, so a control plane added weeks later gets a fresh upload.", stdin: "kubeadm InitConfiguration with the certificate key" }],
+  [/^upgrade$/, { why: "Runs only when kubernetes.version changes (its update): the kubeadm upgrade of this node (control plane: kubeadm upgrade plan/apply; others: kubeadm upgrade node), kubelet and kubectl at the new version, each step checking what is already done (docs/upgrades.md)." }],
+  [/^upgrade-drain$/, { why: "Runs only when kubernetes.version changes: on the control plane, drains this node before its upgrade (cordoned with our annotation, so only what we cordoned is uncordoned)." }],
+  [/^upgrade-uncordon$/, { why: "Runs only when kubernetes.version changes: on the control plane, waits for this node Ready at the new version, then uncordons it; the next node's upgrade starts after this." }],
+  [/^renew-certs$/, { why: "When kubernetes.certificateRenewal changes: kubeadm certs renew all on the control plane and the control-plane static pods restarted; the kubeconfig is read again afterwards." }],
+  [/^undo-prep$/, { why: "Existing hosts only, nothing on create: on destroy (after the node's reset) puts back what prep changed: files restored, services disabled, kube packages purged unless existing.removeKubePackages is false." }],
 ];
 
 /** Splits `<node>-<step>` using the longest matching node name; undefined when no node matches. */

@@ -1,0 +1,181 @@
+// A highly available control plane under mocks (issue 17), with the real program and the example stack
+// Pulumi.ha.yaml (3 control planes + 2 workers on VirtualBox), and the same topology on existing hosts:
+// who runs what in which order, where the certificate key travels, and what the endpoint is in the
+// kubeadm configs and the kubeconfig. Single-control-plane stacks get none of it.
+import * as yaml from "js-yaml";
+import { RecordedResource, dependsTransitively } from "./harness";
+import { stackConfig } from "./program-helpers";
+import { unwrapCommand } from "../tools/render-lib/scripts";
+
+/** The script a command runs (remoteBash unwrapped), so header lines read as written. */
+const script = (v: unknown): string => unwrapCommand(String(v)).script;
+/** Only the generated header of a composed script (the values this node gets). */
+const header = (v: unknown): string => {
+  const s = script(v);
+  return s.slice(0, s.indexOf("# --- end of generated header"));
+};
+
+type Obj = Record<string, unknown>;
+
+async function program(stack: string, config: Record<string, string>): Promise<{ rs: RecordedResource[]; outputs: Obj }> {
+  let out: { rs: RecordedResource[]; outputs: Obj } = { rs: [], outputs: {} };
+  await jest.isolateModulesAsync(async () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- fresh module registry per program run
+    const h = require("./program-helpers") as typeof import("./program-helpers");
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- same registry as the program
+    const { valueOf } = require("./harness") as typeof import("./harness");
+    const r = await h.runProgram(stack, { config });
+    const outputs: Obj = {};
+    for (const [k, v] of Object.entries(r.outputs)) outputs[k] = await valueOf(v as never);
+    out = { rs: r.resources.filter((x) => x.custom), outputs };
+  });
+  return out;
+}
+
+const one = (rs: RecordedResource[], name: string): RecordedResource => {
+  const f = rs.filter((r) => r.name === name);
+  if (f.length !== 1) throw new Error(`expected one ${name}; have ${rs.map((r) => r.name).join(", ")}`);
+  return f[0];
+};
+const host = (r: RecordedResource) => (r.inputs.connection as Obj).host;
+const docs = (text: unknown): Obj[] => yaml.loadAll(String(text)) as Obj[];
+const CPS = ["k8s-cp-1", "k8s-cp-2", "k8s-cp-3"];
+const WORKERS = ["k8s-worker-1", "k8s-worker-2"];
+const n = (node: string, step: string) => `kubeadm-${node}-${step}`;
+
+describe("Pulumi.ha.yaml: 3 control planes + 2 workers on VirtualBox", () => {
+  let rs: RecordedResource[];
+  let outputs: Obj;
+  let key: string;
+  beforeAll(async () => {
+    ({ rs, outputs } = await program("ha", stackConfig("ha")));
+    key = String(one(rs, "kubeadm-certificate-key").inputs.byteLength === 32 ? "" : "bad");
+  });
+
+  test("one certificate key, 32 random bytes; every control plane runs keepalived + haproxy, no worker does", () => {
+    expect(key).toBe("");
+    expect(rs.filter((r) => r.name.endsWith("-vip")).map((r) => r.name).sort()).toEqual(CPS.map((c) => n(c, "vip")));
+    for (const c of CPS) expect(dependsTransitively(rs, n(c, "vip"), n(c, "prep"))).toBe(true);
+  });
+
+  test("the first control plane runs kubeadm init --upload-certs with the endpoint and the key from stdin (secret), after its vip", () => {
+    const init = one(rs, n("k8s-cp-1", "init"));
+    expect(script(init.inputs.create)).toContain("UPLOAD_CERTS='true'");
+    expect(dependsTransitively(rs, init.name, n("k8s-cp-1", "vip"))).toBe(true);
+    const [initCfg, clusterCfg] = docs(init.inputs.stdin);
+    expect(initCfg.certificateKey).toMatch(/^[0-9a-f]{64}$/);
+    expect(clusterCfg.controlPlaneEndpoint).toBe("192.168.56.100:8443");
+    expect((clusterCfg.apiServer as Obj).certSANs).toEqual(expect.arrayContaining(["192.168.56.100"]));
+    expect(init.secretInputs).toContain("stdin");
+    // The key is on stdin only: no command text, no other input carries it.
+    const k = String(initCfg.certificateKey);
+    for (const r of rs) {
+      for (const [input, v] of Object.entries(r.inputs)) {
+        if (input === "stdin") continue;
+        expect({ r: r.name, input, leaks: JSON.stringify(v ?? "").includes(k) }).toEqual({ r: r.name, input, leaks: false });
+      }
+    }
+  });
+
+  test("further control planes join one after another: upload-certs on cp-1, then token, then join --control-plane on the node", () => {
+    for (const c of ["k8s-cp-2", "k8s-cp-3"]) {
+      const upload = one(rs, n(c, "upload-certs"));
+      expect(host(upload)).toBe("192.168.56.11");
+      expect(upload.secretInputs).toContain("stdin");
+      expect(docs(upload.inputs.stdin)[0].certificateKey).toMatch(/^[0-9a-f]{64}$/);
+      const join = one(rs, n(c, "join"));
+      expect(dependsTransitively(rs, join.name, upload.name)).toBe(true);
+      expect(dependsTransitively(rs, join.name, n(c, "vip"))).toBe(true);
+      const cfg = docs(join.inputs.stdin)[0];
+      expect((cfg.discovery as { bootstrapToken: Obj }).bootstrapToken.apiServerEndpoint).toBe("192.168.56.100:8443");
+      expect(cfg.controlPlane).toEqual({ localAPIEndpoint: { advertiseAddress: (join.inputs.connection as Obj).host, bindPort: 6443 }, certificateKey: expect.stringMatching(/^[0-9a-f]{64}$/) });
+      expect(script(join.inputs.create)).toContain("CONTROL_PLANE='true'");
+    }
+    // etcd adds one learner at a time: cp-3's upload (and so its join) waits for cp-2's join.
+    expect(dependsTransitively(rs, n("k8s-cp-3", "upload-certs"), n("k8s-cp-2", "join"))).toBe(true);
+    expect(dependsTransitively(rs, n("k8s-cp-2", "join"), n("k8s-cp-3", "join"))).toBe(false);
+  });
+
+  test("workers join through the endpoint, in parallel with the control-plane joins (they wait only for init)", () => {
+    for (const w of WORKERS) {
+      const join = one(rs, n(w, "join"));
+      const cfg = docs(join.inputs.stdin)[0];
+      expect((cfg.discovery as { bootstrapToken: Obj }).bootstrapToken.apiServerEndpoint).toBe("192.168.56.100:8443");
+      expect(cfg.controlPlane).toBeUndefined();
+      expect(header(join.inputs.create)).not.toMatch(/^CONTROL_PLANE=/m);
+      expect(dependsTransitively(rs, join.name, n("k8s-cp-2", "join"))).toBe(false);
+      expect(dependsTransitively(rs, join.name, n("k8s-cp-1", "init"))).toBe(true);
+    }
+  });
+
+  test("the kubeconfig and apiEndpoint name the endpoint; the provider waits for every control plane and worker", () => {
+    expect(outputs.apiEndpoint).toBe("https://192.168.56.100:8443");
+    expect(String(outputs.kubeconfig)).toMatch(/server: https:\/\/192\.168\.56\.100:8443$/m);
+    const provider = rs.find((r) => r.type === "pulumi:providers:kubernetes") as RecordedResource;
+    for (const c of ["k8s-cp-2", "k8s-cp-3"]) expect(dependsTransitively(rs, provider.name, n(c, "join"))).toBe(true);
+  });
+
+  test("removal: a further control plane is drained on cp-1, then reset on the node (kubeadm reset removes its etcd member)", () => {
+    const drain = one(rs, n("k8s-cp-3", "drain"));
+    expect((JSON.parse(String(drain.inputs.stdin)) as Obj).host).toBe("192.168.56.11");
+    expect(dependsTransitively(rs, drain.name, n("k8s-cp-3", "reset"))).toBe(true);
+  });
+
+  test("an upgrade goes cp-1 (apply), then cp-2, cp-3 (upgrade node) one after another, then the workers", () => {
+    const chain = [
+      n("k8s-cp-1", "upgrade"),
+      ...["k8s-cp-2", "k8s-cp-3", "k8s-worker-1", "k8s-worker-2"].flatMap((x) => [n(x, "upgrade-drain"), n(x, "upgrade"), n(x, "upgrade-uncordon")]),
+    ];
+    for (let i = 1; i < chain.length; i++) expect({ step: chain[i], after: dependsTransitively(rs, chain[i], chain[i - 1]) }).toEqual({ step: chain[i], after: true });
+  });
+
+  test("the version check knows the endpoint and the three control planes", () => {
+    const check = one(rs, n("k8s-cp-1", "version-check"));
+    for (const cmd of [check.inputs.create, check.inputs.update]) {
+      expect(script(cmd)).toContain("ENDPOINT='192.168.56.100:8443'");
+      expect(script(cmd)).toContain("CONTROL_PLANES='k8s-cp-1 k8s-cp-2 k8s-cp-3'");
+    }
+    expect(script(check.inputs.create)).toMatch(/^FIRST_RUN='true'$/m);
+    expect(header(check.inputs.update)).not.toMatch(/^FIRST_RUN=/m);
+  });
+});
+
+describe("existing hosts with three control planes", () => {
+  let rs: RecordedResource[];
+  beforeAll(async () => {
+    const config = {
+      provider: "existing",
+      sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\ntest\n-----END OPENSSH PRIVATE KEY-----\n",
+      nodes: JSON.stringify([
+        { name: "cp1", role: "control-plane", ip: "10.20.0.11" },
+        { name: "cp2", role: "control-plane", ip: "10.20.0.12" },
+        { name: "cp3", role: "control-plane", ip: "10.20.0.13" },
+        { name: "w1", role: "worker", ip: "10.20.0.21" },
+      ]),
+      kubernetes: JSON.stringify({ version: "1.31.6", controlPlaneEndpoint: "10.20.0.100" }),
+    };
+    // Any stack name: the config here is complete.
+    ({ rs } = await program("dev", config));
+  });
+
+  test("keepalived/haproxy on each control plane, undo-prep after reset, the endpoint in every join", () => {
+    expect(rs.filter((r) => r.name.endsWith("-vip")).map((r) => r.name).sort()).toEqual(["kubeadm-cp1-vip", "kubeadm-cp2-vip", "kubeadm-cp3-vip"]);
+    for (const x of ["cp2", "cp3", "w1"]) {
+      const cfg = docs(one(rs, `kubeadm-${x}-join`).inputs.stdin)[0];
+      expect((cfg.discovery as { bootstrapToken: Obj }).bootstrapToken.apiServerEndpoint).toBe("10.20.0.100:8443");
+      expect(dependsTransitively(rs, `kubeadm-${x}-reset`, `kubeadm-${x}-undo-prep`)).toBe(true);
+    }
+    // 1.31: the kubeadm config API is v1beta4 for the control-plane join too.
+    expect(docs(one(rs, "kubeadm-cp2-join").inputs.stdin)[0].apiVersion).toBe("kubeadm.k8s.io/v1beta4");
+  });
+});
+
+test("one control plane (Pulumi.dev.yaml): no certificate key, no vip, no upload, init without --upload-certs, the node's own endpoint", async () => {
+  const { rs } = await program("dev", stackConfig("dev"));
+  expect(rs.filter((r) => /-(vip|upload-certs|certificate-key)$/.test(r.name))).toEqual([]);
+  const init = one(rs, "kubeadm-k8s-control-init");
+  expect(header(init.inputs.create)).not.toMatch(/^UPLOAD_CERTS=/m);
+  const [initCfg, clusterCfg] = docs(init.inputs.stdin);
+  expect(initCfg.certificateKey).toBeUndefined();
+  expect(clusterCfg.controlPlaneEndpoint).toBe("192.168.56.10:6443");
+});
