@@ -88,9 +88,9 @@ export function checkEndpointIp(ip: string, vswitchCidr: string, nodes: readonly
 export const SECOND_VSWITCH_MAX_PREFIX = 28;
 
 /**
- * Default CIDR of the second vSwitch: the highest block of the VPC, /24 (or the VPC's own size when the
- * VPC is smaller, down to /28), that does not overlap the nodes' vSwitch. 172.16.0.0/16 with nodes on
- * 172.16.1.0/24 gives 172.16.255.0/24.
+ * Default CIDR of the second vSwitch: the highest block of the VPC that does not overlap the nodes'
+ * vSwitch, a /24 when there is room, else the largest smaller one down to /28. 172.16.0.0/16 with nodes
+ * on 172.16.1.0/24 gives 172.16.255.0/24; 192.168.0.0/24 with nodes on 192.168.0.0/25 gives .128/25.
  */
 export function defaultSecondVswitchCidr(vpcCidr: string, vswitchCidr: string): string {
   const vpc = cidrOrThrow(vpcCidr, "aliyun.vpcCidr");
