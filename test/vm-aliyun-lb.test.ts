@@ -4,6 +4,8 @@
 // rule model (test/lifecycle/rules.ts, which now knows the NLB/EIP ForceNew inputs).
 import * as pulumi from "@pulumi/pulumi";
 import * as crypto from "crypto";
+import * as fs from "fs";
+import * as path from "path";
 import type { RecordedResource } from "./harness";
 import { aliyunSpec, TEST_PRIVATE_KEY, TEST_PUBLIC_KEY } from "./fixtures";
 import { ClusterSpec, NodeSpec } from "../components/spec";
@@ -486,6 +488,14 @@ describe("day 2 (the lifecycle rule model)", () => {
       const p = plan(base, after);
       for (const n of [`${LB}-nlb`, `${LB}-group`, `${LB}-listener`, `${LB}-vswitch`, `${LB}-sg`]) expect(["same", "update"]).toContain(p.get(`${one(after, n).type}::${n}`)?.action);
     }
+  });
+
+  test("docs/machines.md has a day-2 row for every [lb-*] scenario here, and no other", () => {
+    const doc = fs.readFileSync(path.join(__dirname, "..", "docs", "machines.md"), "utf8");
+    const here = [...fs.readFileSync(__filename, "utf8").matchAll(/test\("\[(lb-[a-z-]+)\]/g)].map((m) => m[1]).sort();
+    const rows = [...doc.matchAll(/^\| `\[(lb-[a-z-]+)\]`/gm)].map((m) => m[1]).sort();
+    expect(here.length).toBeGreaterThan(5);
+    expect(rows).toEqual(here);
   });
 
   test("[lb-destroy] delete order: attachments before their instances, the NLB after the control planes, the listener before the NLB", () => {
