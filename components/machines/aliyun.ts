@@ -12,11 +12,18 @@ import { Host } from "./host";
 import { securityGroupRules, checkAliyunAddresses, instanceName, ecsUserData, HOST_KEY_TAG, keyPairName, pinnedHostKey } from "./aliyun-plan";
 import { fingerprint, hostKeyPair, publicKeyLine } from "./host-keys";
 import { sshConnection } from "./connection";
+import { AliyunApiLoadBalancer } from "./aliyun-lb";
+import { ApiLoadBalancerSettings, checkLbNodes } from "./aliyun-lb-plan";
 
 export interface AliyunMachinesArgs {
   readonly spec: AliyunSettings;
   readonly privateKey: pulumi.Input<string>;
   readonly publicKey: pulumi.Input<string>;
+  /**
+   * HA control plane: put an NLB (aliyun-lb.ts) in front of every control-plane instance, its private
+   * address `endpointIp` (kubeadm controlPlaneEndpoint). Unset: nothing of it is registered.
+   */
+  readonly apiLoadBalancer?: ApiLoadBalancerSettings;
 }
 
 /** The first zone the data source offers; a clear error when the instance type is sold nowhere. */
@@ -39,6 +46,8 @@ export function derivedIgnores(configured: Readonly<Record<string, string | unde
 
 export class AliyunMachines extends pulumi.ComponentResource {
   public readonly hosts: Host[];
+  /** The API load balancer, when `apiLoadBalancer` was given. */
+  public readonly apiLoadBalancer?: AliyunApiLoadBalancer;
 
   constructor(name: string, args: AliyunMachinesArgs, opts?: pulumi.ComponentResourceOptions) {
     super("kubeadm:vm:AliyunMachines", name, {}, opts);
@@ -46,6 +55,7 @@ export class AliyunMachines extends pulumi.ComponentResource {
     const a = spec.aliyun;
     if (!a) throw new Error("internal: AliyunMachines without spec.aliyun");
     checkAliyunAddresses(spec);
+    if (args.apiLoadBalancer) checkLbNodes(spec.nodes, a, args.apiLoadBalancer);
 
     // replaceOnImageUpdate: a changed aliyun.imageId replaces the instance (new id: the node lifecycle
     // runs again) instead of the provider's default in-place ReplaceSystemDisk, which keeps the id and
@@ -109,6 +119,7 @@ export class AliyunMachines extends pulumi.ComponentResource {
     // cannot be deleted: KeypairAlreadyAttachedInstance).
     const keyPair = new alicloud.ecs.EcsKeyPair(`${name}-key`, { keyPairName: a.keyPairName ?? publicKey.apply((k) => keyPairName(prefix, k)), publicKey }, child);
 
+    const controlPlanes: { name: string; instance: alicloud.ecs.Instance }[] = [];
     this.hosts = spec.nodes.map((node) => {
       const hostKey = hostKeyPair(`${spec.clusterName}-${node.name}-host-key`, { parent: this });
       const hostLine = publicKeyLine(hostKey);
@@ -147,6 +158,7 @@ export class AliyunMachines extends pulumi.ComponentResource {
           ignoreChanges: ["userData", `tags["${HOST_KEY_TAG}"]`, ...derivedIgnores({ imageId: a.imageId })],
         },
       );
+      if (node.role === "control-plane") controlPlanes.push({ name: node.name, instance });
       const hasPublicIp = a.internetMaxBandwidthOut > 0;
       const publicIp = instance.publicIp;
       return {
@@ -161,6 +173,25 @@ export class AliyunMachines extends pulumi.ComponentResource {
         hostKey: pulumi.all([instance.tags, hostLine]).apply(([tags, pub]) => pinnedHostKey(tags, pub)),
       };
     });
+    if (args.apiLoadBalancer) {
+      this.apiLoadBalancer = new AliyunApiLoadBalancer(
+        `${name}-api-lb`,
+        {
+          prefix,
+          aliyun: a,
+          provider,
+          vpcId: vpc.id,
+          // The zone the vSwitch keeps (ignoreChanges), not a newer data-source answer.
+          zoneId: vswitch.zoneId,
+          vswitchId: vswitch.id,
+          nodeSecurityGroupId: sg.id,
+          endpointIp: args.apiLoadBalancer.endpointIp,
+          secondVswitchCidr: args.apiLoadBalancer.secondVswitchCidr,
+          controlPlanes,
+        },
+        { parent: this },
+      );
+    }
     this.registerOutputs({ vpcId: vpc.id, securityGroupId: sg.id, machineIds: this.hosts.map((h) => h.machineId) });
   }
 }

@@ -21,6 +21,7 @@
 //   - terraform-provider-alicloud (resource schemas, ForceNew): FORCE_NEW below; imageId is ForceNew only
 //     when the provider sets features.ecsInstance.replaceOnImageUpdate (our provider does).
 import { RecordedResource } from "../../test/harness";
+import { LB_FORCE_NEW } from "../../components/machines/aliyun-lb-plan";
 
 export type Action = "create" | "delete" | "update" | "replace" | "same";
 
@@ -40,6 +41,8 @@ export const FORCE_NEW: Readonly<Record<string, readonly string[]>> = {
   "alicloud:ecs/ecsKeyPair:EcsKeyPair": ["keyPairName", "publicKey"],
   "alicloud:ecs/securityGroup:SecurityGroup": ["vpcId", "securityGroupType"],
   "alicloud:ecs/securityGroupRule:SecurityGroupRule": ["type", "ipProtocol", "portRange", "cidrIp", "sourceSecurityGroupId", "nicType", "policy", "priority", "securityGroupId"],
+  // The API load balancer (HA on Aliyun): components/machines/aliyun-lb-plan.ts, each with its source.
+  ...LB_FORCE_NEW,
 };
 
 const key = (r: Pick<RecordedResource, "type" | "name">): string => `${r.type}::${r.name}`;
