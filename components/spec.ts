@@ -79,6 +79,8 @@ export type ControlPlaneEndpointSpec =
       readonly port: number;
       /** An Aliyun NLB in the cluster's VPC answers on `address` (components/machines/aliyun-lb.ts). */
       readonly holder: "aliyun-nlb";
+      /** The vSwitch of the NLB's second zone (aliyun.lbVswitchCidr or its default). */
+      readonly lbVswitchCidr: string;
     };
 
 export interface MirrorSpec {
@@ -188,6 +190,11 @@ export interface AliyunSpec {
   readonly internetChargeType: "PayByTraffic" | "PayByBandwidth";
   readonly instanceChargeType: "PostPaid" | "PrePaid";
   readonly spotStrategy: "NoSpot" | "SpotAsPriceGo";
+  /**
+   * HA: the CIDR of the vSwitch the API load balancer's second zone uses (an NLB needs two zones);
+   * undefined = the highest free /24 of the VPC (components/machines/aliyun-lb-plan.ts).
+   */
+  readonly lbVswitchCidr?: string;
   /** Name of the key pair; undefined = derived from the key's fingerprint. */
   readonly keyPairName?: string;
 }

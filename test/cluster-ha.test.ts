@@ -179,3 +179,46 @@ test("one control plane (Pulumi.dev.yaml): no certificate key, no vip, no upload
   expect(initCfg.certificateKey).toBeUndefined();
   expect(clusterCfg.controlPlaneEndpoint).toBe("192.168.56.10:6443");
 });
+
+describe("Aliyun with three control planes: the API load balancer is the endpoint", () => {
+  let rs: RecordedResource[];
+  let outputs: Obj;
+  beforeAll(async () => {
+    const base = stackConfig("aliyun");
+    const nodes = [
+      { name: "m1", role: "control-plane", ip: "172.16.1.10" },
+      { name: "m2", role: "control-plane", ip: "172.16.1.11" },
+      { name: "m3", role: "control-plane", ip: "172.16.1.12" },
+      { name: "w1", role: "worker", ip: "172.16.1.20" },
+    ];
+    const kubernetes = { ...(JSON.parse(base.kubernetes) as Obj) };
+    ({ rs, outputs } = await program("aliyun", { ...base, nodes: JSON.stringify(nodes), kubernetes: JSON.stringify(kubernetes) }));
+  });
+
+  test("no keepalived on Aliyun; an NLB with one attachment per control plane; init waits for its listener", () => {
+    expect(rs.filter((r) => r.name.endsWith("-vip"))).toEqual([]);
+    const attachments = rs.filter((r) => r.type === "alicloud:nlb/serverGroupServerAttachment:ServerGroupServerAttachment");
+    expect(attachments).toHaveLength(3);
+    const listener = rs.find((r) => r.type === "alicloud:nlb/listener:Listener") as RecordedResource;
+    expect(dependsTransitively(rs, "kubeadm-m1-init", listener.name)).toBe(true);
+  });
+
+  test("the endpoint is the load balancer's private address (default .250 of the vSwitch), port 6443, in every join and in the certificate", () => {
+    const [, clusterCfg] = docs(one(rs, "kubeadm-m1-init").inputs.stdin);
+    expect(clusterCfg.controlPlaneEndpoint).toBe("172.16.1.250:6443");
+    expect((clusterCfg.apiServer as Obj).certSANs).toEqual(expect.arrayContaining(["172.16.1.250"]));
+    for (const x of ["m2", "m3", "w1"]) {
+      const cfg = docs(one(rs, `kubeadm-${x}-join`).inputs.stdin)[0];
+      expect((cfg.discovery as { bootstrapToken: Obj }).bootstrapToken.apiServerEndpoint).toBe("172.16.1.250:6443");
+    }
+  });
+
+  test("the kubeconfig names the load balancer's public address, which the certificate carries too", () => {
+    const server = /server: https:\/\/([^:]+):6443$/m.exec(String(outputs.kubeconfig))?.[1];
+    // The primary EIP of the load balancer, not the first control plane's own public IP (198.51.100.7).
+    expect(server).toBe("198.51.100.50");
+    const [, clusterCfg] = docs(one(rs, "kubeadm-m1-init").inputs.stdin);
+    expect((clusterCfg.apiServer as Obj).certSANs).toEqual(expect.arrayContaining([server]));
+    expect(outputs.apiEndpoint).toBe(`https://${server}:6443`);
+  });
+});

@@ -313,7 +313,11 @@ describe("problems: provider and nodes", () => {
       { name: "m3", role: "control-plane", ip: "172.16.1.12" },
       { name: "w1", role: "worker", ip: "172.16.1.20" },
     ]);
-    expect(buildClusterSpec(three).kubernetes.controlPlaneEndpoint).toEqual({ address: "172.16.1.250", port: 6443, holder: "aliyun-nlb" });
+    expect(buildClusterSpec(three).kubernetes.controlPlaneEndpoint).toEqual({ address: "172.16.1.250", port: 6443, holder: "aliyun-nlb", lbVswitchCidr: "172.16.255.0/24" });
+    // The load balancer's second zone needs a vSwitch of its own, inside the VPC and apart from the nodes'.
+    expect(buildClusterSpec(withKey(three, "aliyun.lbVswitchCidr", "172.16.200.0/24")).kubernetes.controlPlaneEndpoint).toMatchObject({ lbVswitchCidr: "172.16.200.0/24" });
+    expectOnlyProblem(withKey(three, "aliyun.lbVswitchCidr", "172.16.1.128/25"), "kubeadm-cluster:aliyun.lbVswitchCidr", "overlaps aliyun.vswitchCidr");
+    expectOnlyProblem(withKey(three, "aliyun.lbVswitchCidr", "10.9.0.0/24"), "kubeadm-cluster:aliyun.lbVswitchCidr", "not inside aliyun.vpcCidr");
     expect(buildClusterSpec(withKey(three, "kubernetes.controlPlaneEndpoint", "172.16.1.200")).kubernetes.controlPlaneEndpoint?.address).toBe("172.16.1.200");
     expectOnlyProblem(withKey(three, "kubernetes.controlPlaneEndpoint", "172.16.9.9"), "kubeadm-cluster:kubernetes.controlPlaneEndpoint", "outside aliyun.vswitchCidr");
     expectOnlyProblem(withKey(three, "kubernetes.controlPlaneEndpoint", "172.16.1.254"), "kubeadm-cluster:kubernetes.controlPlaneEndpoint", "reserved by Aliyun");

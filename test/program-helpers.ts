@@ -21,6 +21,8 @@ export function stackConfig(stack: string, extra: Record<string, string> = {}): 
 /** Answers the Aliyun data sources the way the real provider would (one zone, one image). */
 export function aliyunCalls(token: string): Record<string, unknown> | undefined {
   if (token === "alicloud:index/getZones:getZones") return { zones: [{ id: "cn-hangzhou-i" }], ids: ["cn-hangzhou-i"] };
+  // The NLB zones of the region (HA): the cluster's zone and a second one.
+  if (token === "alicloud:nlb/getZones:getZones") return { zones: [{ id: "cn-hangzhou-i", zoneId: "cn-hangzhou-i" }, { id: "cn-hangzhou-j", zoneId: "cn-hangzhou-j" }], ids: ["cn-hangzhou-i", "cn-hangzhou-j"] };
   if (token === "alicloud:ecs/getImages:getImages")
     return { images: [{ id: "ubuntu_22_04_x64_20G_alibase_20260522.vhd", name: "ubuntu_22_04_x64_20G_alibase_20260522.vhd" }], ids: ["ubuntu_22_04_x64_20G_alibase_20260522.vhd"] };
   return undefined;
@@ -28,6 +30,8 @@ export function aliyunCalls(token: string): Record<string, unknown> | undefined 
 
 /** Gives ECS instances the addresses a cloud would assign. */
 export function aliyunState(args: pulumi.runtime.MockResourceArgs): Record<string, unknown> | undefined {
+  // The API load balancer's EIPs (HA): addresses a cloud would assign (TEST-NET-2).
+  if (args.type === "alicloud:ecs/eipAddress:EipAddress") return { ...(args.inputs as Record<string, unknown>), ipAddress: args.name.endsWith("primary") ? "198.51.100.50" : "198.51.100.51" };
   if (args.type === "alicloud:ecs/instance:Instance") {
     const i = args.inputs as Record<string, unknown>;
     return { ...i, publicIp: "198.51.100.7", privateIp: i.privateIp };

@@ -12,7 +12,7 @@ import * as random from "@pulumi/random";
 import { buildClusterSpecWithKey, ConfigError } from "../config";
 import { ClusterSpec, MirrorProfile, NodeSpec } from "../spec";
 import { Host } from "../machines/host";
-import { provisionMachines } from "../machines";
+import { provisionMachinesAndEndpoint } from "../machines";
 import { NodePrep } from "../node/node-prep";
 import { UndoPrepOptions, externalServer } from "../node/scripts";
 import { ControlPlane } from "../node/control-plane";
@@ -75,7 +75,10 @@ export class KubeadmCluster extends pulumi.ComponentResource {
     const child = { parent: this };
 
     const keys = sshKeys(spec, `${c}-ssh-key`, child);
-    this.hosts = provisionMachines(spec, { privateKey: keys.privateKey, publicKey: keys.publicKey }, child);
+    const machines = provisionMachinesAndEndpoint(spec, { privateKey: keys.privateKey, publicKey: keys.publicKey }, child);
+    this.hosts = machines.hosts;
+    // HA on Aliyun: the API load balancer (init waits for it; its addresses are the API's).
+    const lb = machines.endpoint;
     const nodeOf = (h: Host): NodeSpec => {
       const n = spec.nodes.find((x) => x.name === h.name);
       if (!n) throw new Error(`internal: no node ${h.name} in the spec`);
@@ -120,7 +123,14 @@ export class KubeadmCluster extends pulumi.ComponentResource {
       cpHosts.length > 1 ? pulumi.secret(new random.RandomId(`${c}-certificate-key`, { byteLength: 32 }, child).hex) : undefined;
     const controlPlane = new ControlPlane(
       `${c}-${cpHost.name}`,
-      { host: cpHost, node: nodeOf(cpHost), prep: prepOf(cpHost), settings: spec, ...(certificateKey ? { certificateKey } : {}) },
+      {
+        host: cpHost,
+        node: nodeOf(cpHost),
+        prep: prepOf(cpHost),
+        settings: spec,
+        ...(certificateKey ? { certificateKey } : {}),
+        ...(lb ? { endpointReady: lb.ready, apiCertSans: lb.certSans, ...(lb.publicAddress ? { apiPublicAddress: lb.publicAddress } : {}) } : {}),
+      },
       child,
     );
 
@@ -203,7 +213,7 @@ export class KubeadmCluster extends pulumi.ComponentResource {
     // The address users reach: the public IP when the machine has one (Aliyun), else the node IP.
     // The address users reach (the kubeconfig's server): a public address when there is one (Aliyun), the
     // control-plane endpoint with several control planes, else the node IP.
-    this.apiEndpoint = pulumi.output(cpHost.publicAddress ?? "").apply((pub) => externalServer(nodeOf(cpHost), pub, spec.kubernetes.controlPlaneEndpoint));
+    this.apiEndpoint = pulumi.output(lb?.publicAddress ?? cpHost.publicAddress ?? "").apply((pub) => externalServer(nodeOf(cpHost), pub, spec.kubernetes.controlPlaneEndpoint));
     this.demoServiceClusterIp = demo?.service.spec.clusterIP;
     this.sshPrivateKey = keys.generated ? keys.privateKey : undefined;
     this.registerOutputs({ kubeconfig: this.kubeconfig, apiEndpoint: this.apiEndpoint, demoServiceClusterIp: this.demoServiceClusterIp });

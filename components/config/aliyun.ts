@@ -47,6 +47,8 @@ export function readAliyun(b: Block, probs: Problems): AliyunRead {
     internetChargeType: b.oneOf("internetChargeType", "PayByTraffic", ["PayByTraffic", "PayByBandwidth"] as const),
     instanceChargeType: b.oneOf("instanceChargeType", "PostPaid", ["PostPaid", "PrePaid"] as const),
     spotStrategy: b.oneOf("spotStrategy", "NoSpot", ["NoSpot", "SpotAsPriceGo"] as const),
+    // HA only (checked with the control-plane endpoint, config/ha.ts): the NLB's second zone's vSwitch.
+    ...optional("lbVswitchCidr", b.str("lbVswitchCidr", undefined)),
     ...optional("keyPairName", b.str("keyPairName", undefined, (s) => (/^[A-Za-z][A-Za-z0-9._:-]{1,127}$/.test(s) ? undefined : 'not a key pair name (2-128 characters, starting with a letter; letters, digits, ".", "_", "-", ":")'))),
   };
   b.finish();

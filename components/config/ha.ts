@@ -9,7 +9,8 @@
 //   - aliyun: the private address of an NLB in the vSwitch (VRRP/ARP addresses do not move in a VPC),
 //     TCP 6443 to every control plane (components/machines/aliyun-lb.ts).
 import { Cidr, cidrContains, formatIpv4, lastAddress, parseIpv4 } from "../net";
-import { ControlPlaneEndpointSpec, MachineProvider } from "../spec";
+import { AliyunSpec, ControlPlaneEndpointSpec, MachineProvider } from "../spec";
+import { checkSecondVswitchCidr, defaultEndpointIp, defaultSecondVswitchCidr } from "../machines/aliyun-lb-plan";
 import type { MachineNet, NodeDraft } from "./nodes";
 import { P, Problems } from "./reader";
 
@@ -33,13 +34,6 @@ export function controlPlaneCountProblem(names: readonly string[]): string | und
   return undefined;
 }
 
-/**
- * The endpoint Aliyun's load balancer takes when none is configured: the sixth address from the end of
- * the vSwitch (Aliyun reserves the last three; node IPs are usually taken from the start).
- */
-export function defaultAliyunEndpoint(vswitch: Cidr): string {
-  return formatIpv4(lastAddress(vswitch) - 5);
-}
 
 /** VRRP virtual_router_id for keepalived: the endpoint's last octet (two clusters on one LAN differ). */
 export function vrrpRouterId(address: string): number {
@@ -56,6 +50,8 @@ export interface EndpointInput {
   readonly net: MachineNet;
   /** aliyun: the vSwitch (for the default address). */
   readonly vswitch?: Cidr;
+  /** aliyun: the networks (for the load balancer's second vSwitch). */
+  readonly aliyun?: Pick<AliyunSpec, "vpcCidr" | "vswitchCidr" | "lbVswitchCidr">;
 }
 
 const KEY = `${P}kubernetes.controlPlaneEndpoint`;
@@ -74,7 +70,7 @@ export function readControlPlaneEndpoint(i: EndpointInput, probs: Problems): Con
     if (!ha) return undefined;
     if (aliyun) {
       if (!i.vswitch) return undefined; // the vSwitch's own problem is reported
-      address = defaultAliyunEndpoint(i.vswitch);
+      address = defaultEndpointIp(i.vswitch.text);
     } else {
       const example = i.net.cidr ? formatIpv4(lastAddress(i.net.cidr) - 5) : "192.168.56.100";
       probs.at(
@@ -103,7 +99,25 @@ export function readControlPlaneEndpoint(i: EndpointInput, probs: Problems): Con
     probs.bad(KEY, address, `is ${reserved}; pick a free address inside ${i.net.cidrKey}`);
     return undefined;
   }
-  return aliyun
-    ? { address, port: 6443, holder: "aliyun-nlb" }
-    : { address, port: HAPROXY_PORT, holder: "keepalived-haproxy", vrrpRouterId: vrrpRouterId(address) };
+  if (aliyun) {
+    const lb = lbVswitch(i, probs);
+    return lb === undefined ? undefined : { address, port: 6443, holder: "aliyun-nlb", lbVswitchCidr: lb };
+  }
+  return { address, port: HAPROXY_PORT, holder: "keepalived-haproxy", vrrpRouterId: vrrpRouterId(address) };
+}
+
+/** `aliyun.lbVswitchCidr` or its default, checked against the VPC and the nodes' vSwitch (aliyun-lb-plan.ts). */
+function lbVswitch(i: EndpointInput, probs: Problems): string | undefined {
+  // A bad VPC or vSwitch is reported by the aliyun block already.
+  if (!i.aliyun || !i.vswitch) return undefined;
+  const key = `${P}aliyun.lbVswitchCidr`;
+  const { vpcCidr, vswitchCidr, lbVswitchCidr } = i.aliyun;
+  try {
+    const cidr = lbVswitchCidr ?? defaultSecondVswitchCidr(vpcCidr, vswitchCidr);
+    checkSecondVswitchCidr(cidr, vpcCidr, vswitchCidr);
+    return cidr;
+  } catch (e) {
+    probs.bad(key, lbVswitchCidr ?? "(default)", `${(e as Error).message}; the API load balancer needs a vSwitch in a second zone: a free /24 (at least /28) of aliyun.vpcCidr, e.g. "172.16.255.0/24"`);
+    return undefined;
+  }
 }

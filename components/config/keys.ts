@@ -104,6 +104,7 @@ export const CONFIG_KEYS: readonly ConfigKeyDoc[] = [
   K("aliyun.imageNameRegex", "`^ubuntu_22_04_x64_20G_alibase_`", "System image name pattern used when imageId is not set."),
   K("aliyun.vpcCidr", "`172.16.0.0/16`", "VPC network; must not overlap pod or service subnets."),
   K("aliyun.vswitchCidr", "`172.16.1.0/24`", "vSwitch network inside vpcCidr; node IPs must be inside it."),
+  K("aliyun.lbVswitchCidr", "the highest free /24 of `aliyun.vpcCidr`", "HA only: the vSwitch of the API load balancer's second zone (an NLB spans two zones; nothing else runs there). Inside `aliyun.vpcCidr`, apart from `aliyun.vswitchCidr`, /16 to /28."),
   K("aliyun.adminCidr", "required", "Only this CIDR may reach SSH (22) and the API server (6443): your public IP `/32`. Documentation (RFC 5737), loopback, link-local and other ranges no client has are refused."),
   K("aliyun.allowAdminFromAnywhere", "`false`", "Must be `true` to allow adminCidr `0.0.0.0/0`."),
   K("aliyun.systemDiskCategory", "`cloud_essd`", "`cloud_efficiency`, `cloud_ssd`, `cloud_essd`, `cloud_auto` or `cloud_essd_entry`."),

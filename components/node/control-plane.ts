@@ -45,6 +45,8 @@ export interface ControlPlaneArgs {
    * kubeconfig, instead of the machine's own.
    */
   readonly apiPublicAddress?: pulumi.Output<string>;
+  /** HA on Aliyun: every address of the load balancer, added to the API server's certificate. */
+  readonly apiCertSans?: pulumi.Output<string[]>;
 }
 
 export class ControlPlane extends pulumi.ComponentResource {
@@ -97,8 +99,12 @@ export class ControlPlane extends pulumi.ComponentResource {
         // provider prints on failure).
         stdin: pulumi.secret(
           pulumi
-            .all([this.joinToken, publicAddress, args.certificateKey])
-            .apply(([token, pub, key]) => initStdin(spec, node, token, certSans(node, pub, endpoint?.address), key)),
+            .all([this.joinToken, publicAddress, args.certificateKey, args.apiCertSans])
+            .apply(([token, pub, key, lbSans]) => {
+              const sans = certSans(node, pub, endpoint?.address);
+              for (const x of lbSans ?? []) if (!sans.includes(x)) sans.push(x);
+              return initStdin(spec, node, token, sans, key);
+            }),
         ),
         triggers: [host.machineId],
         addPreviousOutputInEnv: false,

@@ -44,6 +44,13 @@ export function placeholderState(secrets: KnownSecret[]): (args: pulumi.runtime.
         state.publicIp = state.publicIp ?? `203.0.113.${octet(`pub:${args.name}`, 254)}`;
         state.privateIp = state.privateIp ?? `172.16.0.${octet(`priv:${args.name}`, 254)}`;
         break;
+      case "alicloud:ecs/eipAddress:EipAddress":
+        // The API load balancer's public addresses (HA), TEST-NET-3 like the instances'.
+        state.ipAddress = state.ipAddress ?? `203.0.113.${octet(`eip:${args.name}`, 254)}`;
+        break;
+      case "alicloud:nlb/loadBalancer:LoadBalancer":
+        state.dnsName = state.dnsName ?? `nlb-placeholder.${String(inputs.loadBalancerName ?? "api")}.nlb.aliyuncs.com`;
+        break;
       case "kubernetes:core/v1:Service": {
         const spec = { ...((inputs.spec as Record<string, unknown> | undefined) ?? {}) };
         if (spec.clusterIP === undefined) spec.clusterIP = `10.96.${octet(`svc:${args.name}`, 254)}.${octet(`svc2:${args.name}`, 254)}`;
@@ -65,6 +72,13 @@ export function placeholderCall(token: string, inputs: Record<string, unknown>):
       return { result: yaml.loadAll(String(inputs.text ?? "")).filter((d) => d !== null && d !== undefined) };
     case "alicloud:index/getZones:getZones":
       return { id: "zones", ids: ["cn-placeholder-zone-a"], zones: [{ id: "cn-placeholder-zone-a", localName: "placeholder zone" }] };
+    case "alicloud:nlb/getZones:getZones":
+      // The API load balancer (HA) spans the cluster's zone and a second one.
+      return {
+        id: "nlb-zones",
+        ids: ["cn-placeholder-zone-a", "cn-placeholder-zone-b"],
+        zones: ["cn-placeholder-zone-a", "cn-placeholder-zone-b"].map((z) => ({ id: z, zoneId: z, localName: "placeholder zone" })),
+      };
     case "alicloud:ecs/getImages:getImages":
       return {
         id: "images",
