@@ -16,6 +16,7 @@ import { RENDER_ADMIN_CIDR, substitutePlaceholders } from "../tools/render-lib/p
 const ROOT = path.join(__dirname, "..");
 const DEV = path.join(ROOT, "Pulumi.dev.yaml");
 const ALIYUN = path.join(ROOT, "Pulumi.aliyun.yaml");
+const HA = path.join(ROOT, "Pulumi.ha.yaml");
 
 /** Everything but the SSH keys (the fixtures carry test keys; the stack files must not carry any). */
 function withoutKeys(s: ClusterSpec): unknown {
@@ -106,11 +107,38 @@ function keyPaths(v: unknown, prefix: string, out: Set<string>): void {
   }
 }
 
+describe("Pulumi.ha.yaml", () => {
+  const spec = buildClusterSpec(rawConfigFromStackFile(HA));
+
+  test("three control planes (the first runs init) and two workers behind 192.168.56.100:8443, held by keepalived/haproxy", () => {
+    expect(spec.nodes.map((n) => `${n.name}/${n.role}/${n.ip}`)).toEqual([
+      "k8s-cp-1/control-plane/192.168.56.11",
+      "k8s-cp-2/control-plane/192.168.56.12",
+      "k8s-cp-3/control-plane/192.168.56.13",
+      "k8s-worker-1/worker/192.168.56.21",
+      "k8s-worker-2/worker/192.168.56.22",
+    ]);
+    expect(spec.kubernetes.controlPlaneEndpoint).toEqual({ address: "192.168.56.100", port: 8443, holder: "keepalived-haproxy", vrrpRouterId: 100 });
+  });
+
+  test("is the dev lab apart from the nodes, the endpoint and the control-plane memory", () => {
+    const dev = buildClusterSpec(rawConfigFromStackFile(DEV));
+    const strip = (x: ClusterSpec) => {
+      const o = withoutKeys(x) as Record<string, Record<string, unknown>>;
+      delete o.nodes;
+      delete o.kubernetes.controlPlaneEndpoint;
+      delete (o.virtualbox.controlPlane as Record<string, unknown>).memoryMb;
+      return o;
+    };
+    expect(strip(spec)).toEqual(strip(dev));
+  });
+});
+
 describe("key table, stack files and docs agree", () => {
   const table = new Set(CONFIG_KEYS.map((k) => k.key));
 
-  test("every key in the two stack files is a known key, and the files use only this project's namespace", () => {
-    for (const file of [DEV, ALIYUN]) {
+  test("every key in the stack files is a known key, and the files use only this project's namespace", () => {
+    for (const file of [DEV, ALIYUN, HA]) {
       const doc = yaml.load(fs.readFileSync(file, "utf8")) as { config: Record<string, unknown> };
       for (const full of Object.keys(doc.config)) expect(full).toMatch(/^kubeadm-cluster:/);
       const used = new Set<string>();

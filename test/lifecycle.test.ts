@@ -68,6 +68,7 @@ async function transition(before: Run, after: Run): Promise<Record<Action, strin
 
 const dev = (over: Partial<Run> = {}): Run => ({ stack: "dev", config: stackConfig("dev"), ...over });
 const aliyun = (over: Partial<Run> = {}): Run => ({ stack: "aliyun", config: stackConfig("aliyun"), ...over });
+const ha = (over: Partial<Run> = {}): Run => ({ stack: "ha", config: stackConfig("ha"), ...over });
 
 /** The node lifecycle of one node (what is set up anew when its machine is new). */
 const lifecycleOf = (node: string, role: "control-plane" | "worker"): string[] =>
@@ -204,6 +205,31 @@ describe("docs/lifecycle.md rows, held to the providers' rules", () => {
     expect(next.replace).toEqual(["kubeadm-k8s-control-kubeconfig", "kubeadm-k8s-control-renew-certs"]);
     expect(next.update).toEqual(["kubeadm-k8s"]);
     expect([...next.create, ...next.delete]).toEqual([]);
+  });
+
+  test(`${row("ha-add-cp")}HA: two more control planes (3 -> 5): their machines and steps are created; every control plane's keepalived/haproxy files, every /etc/hosts and the version check update; no join re-runs`, async () => {
+    const five = edit("ha", (c) => {
+      const nodes = c.nodes as Obj[];
+      c.nodes = [...nodes.slice(0, 3), { name: "k8s-cp-4", role: "control-plane", ip: "192.168.56.14" }, { name: "k8s-cp-5", role: "control-plane", ip: "192.168.56.15" }, ...nodes.slice(3)];
+    });
+    const p = await transition(ha(), ha({ config: five }));
+    expect(p.create).toEqual(expect.arrayContaining(["kubeadm-k8s-cp-4-vm", "kubeadm-k8s-cp-4-upload-certs", "kubeadm-k8s-cp-4-join", "kubeadm-k8s-cp-5-join"]));
+    expect(p.update).toEqual(
+      expect.arrayContaining(["kubeadm-k8s-cp-1-vip", "kubeadm-k8s-cp-2-vip", "kubeadm-k8s-cp-3-vip", "kubeadm-k8s-cp-1-version-check", "kubeadm-k8s-worker-1-hosts"]),
+    );
+    expect(p.update.filter((n) => /-(join|init|prep|token|upload-certs)$/.test(n))).toEqual([]);
+    expect([...p.replace, ...p.delete]).toEqual([]);
+  });
+
+  test(`${row("ha-remove-cp")}HA: a control plane removed (5 -> 3): its steps and machine are deleted (drain on the first control plane, then reset, which removes its etcd member); the others' keepalived/haproxy files update`, async () => {
+    const five = edit("ha", (c) => {
+      const nodes = c.nodes as Obj[];
+      c.nodes = [...nodes.slice(0, 3), { name: "k8s-cp-4", role: "control-plane", ip: "192.168.56.14" }, { name: "k8s-cp-5", role: "control-plane", ip: "192.168.56.15" }, ...nodes.slice(3)];
+    });
+    const p = await transition(ha({ config: five }), ha());
+    expect(p.delete).toEqual(expect.arrayContaining(["kubeadm-k8s-cp-5-vm", "kubeadm-k8s-cp-5-drain", "kubeadm-k8s-cp-5-reset", "kubeadm-k8s-cp-5-join"]));
+    expect(p.update).toEqual(expect.arrayContaining(["kubeadm-k8s-cp-1-vip", "kubeadm-k8s-cp-1-version-check"]));
+    expect(p.replace).toEqual([]);
   });
 
   test(`${row("aliyun-new-image")}Aliyun publishes a newer Ubuntu image: nothing changes (the image is resolved once and kept)`, async () => {

@@ -59,26 +59,29 @@ beforeAll(async () => {
   const broken = fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8").replace(/version: "1\.30\.12"/, 'version: "1.99"');
   expect(broken).toContain('version: "1.99"'); // the edit below must really break something
   fs.writeFileSync(out("Pulumi.broken.yaml"), broken);
-  const [dev, dev2, aliyun, bad, missing] = await Promise.all([
+  const [dev, dev2, aliyun, ha, bad, missing] = await Promise.all([
     renderProcess(["--stack", "dev", "--out", out("dev")]),
     renderProcess(["--stack", "dev", "--out", out("dev-again")]),
     renderProcess(["--stack", "aliyun", "--out", out("aliyun")]),
+    renderProcess(["--stack", "ha", "--out", out("ha")]),
     renderProcess(["--stack", "broken", "--stack-file", out("Pulumi.broken.yaml"), "--out", out("bad/broken")]),
     renderProcess(["--stack", "nosuchstack", "--out", out("missing/x")]),
   ]);
-  Object.assign(runs, { dev, dev2, aliyun, bad, missing });
+  Object.assign(runs, { dev, dev2, aliyun, ha, bad, missing });
 }, 180000);
 
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-describe.each(["dev", "aliyun"])("render of stack %s", (stack) => {
+const NODE_COUNT: Record<string, number> = { dev: 2, aliyun: 2, ha: 5 };
+
+describe.each(["dev", "aliyun", "ha"])("render of stack %s", (stack) => {
   const dir = (): string => out(stack);
   const plan = (): PlanJson => JSON.parse(fs.readFileSync(path.join(dir(), "plan.json"), "utf8")) as PlanJson;
 
   it("succeeds and prints node count, resource count, the critical path and where the files are", () => {
     const r = runs[stack];
     expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
-    expect(r.stdout).toMatch(/2 nodes, \d+ resources/);
+    expect(r.stdout).toMatch(new RegExp(`${NODE_COUNT[stack]} nodes, \\d+ resources`));
     expect(r.stdout).toMatch(/critical path: \d+ steps: .*-prep -> .*-init -> .*-join/);
     expect(r.stdout).toContain(dir());
   });
@@ -87,7 +90,7 @@ describe.each(["dev", "aliyun"])("render of stack %s", (stack) => {
     const files = listFiles(dir());
     for (const f of ["RUNBOOK.md", "graph.mmd", "plan.json", "manifests/flannel.yaml", "manifests/metrics-server.yaml", "manifests/demo.yaml"]) expect(files).toContain(f);
     const nodes = plan().outputs.nodes as { name: string }[];
-    expect(nodes.length).toBe(2);
+    expect(nodes.length).toBe(NODE_COUNT[stack]);
     for (const n of nodes) {
       const scripts = files.filter((f) => f.startsWith(`nodes/${n.name}/`) && /^nodes\/[^/]+\/\d\d-[a-z0-9-]+(\.local)?\.sh$/.test(f));
       expect(scripts.some((f) => f.endsWith("-prep.sh"))).toBe(true);
@@ -132,6 +135,10 @@ describe.each(["dev", "aliyun"])("render of stack %s", (stack) => {
         const s = defaultMockState({ type: r.type, name: r.name, inputs: {} } as never) as Record<string, string>;
         secrets.push(s.privateKeyOpenssh, s.privateKeyOpenssh.split("\n")[1]);
       }
+      if (r.type === "random:index/randomId:RandomId") {
+        // The HA certificate key.
+        secrets.push(String((defaultMockState({ type: r.type, name: r.name, inputs: { byteLength: r.inputs.byteLength } } as never) as Record<string, unknown>).hex));
+      }
       if (r.type === "random:index/randomPassword:RandomPassword") {
         const pw = String((defaultMockState({ type: r.type, name: r.name, inputs: { length: r.inputs.length } } as never) as Record<string, unknown>).result);
         secrets.push(pw);
@@ -152,6 +159,28 @@ describe.each(["dev", "aliyun"])("render of stack %s", (stack) => {
     expect(p.outputs.kubeconfig).toBe("[secret]");
     // The renderer also replaces and reports any secret it finds in a non-secret place (a program bug).
     expect(runs[stack].stderr).not.toMatch(/secret/);
+  });
+});
+
+describe("the HA stack's RUNBOOK shows the HA path", () => {
+  it("keepalived/haproxy before init and joins; each further control plane: certificates uploaded on the first, then its control-plane join", () => {
+    const rb = fs.readFileSync(path.join(out("ha"), "RUNBOOK.md"), "utf8");
+    const section = (node: string): string => {
+      const start = rb.indexOf(`## Node \`${node}\``);
+      const next = rb.indexOf("\n## ", start + 1);
+      return rb.slice(start, next < 0 ? undefined : next);
+    };
+    const cp1 = section("k8s-cp-1");
+    expect(cp1.indexOf("`vip`")).toBeGreaterThan(0);
+    expect(cp1.indexOf("`vip`")).toBeLessThan(cp1.indexOf("`init`"));
+    expect(cp1).toContain("UPLOAD_CERTS='true'");
+    for (const n of ["k8s-cp-2", "k8s-cp-3"]) {
+      const s = section(n);
+      expect(s).toMatch(/`upload-certs` \(runs on `k8s-cp-1`\)/);
+      expect(s).toContain("CONTROL_PLANE='true'");
+      expect(s).toContain("<secret: kubeadm InitConfiguration with the certificate key>");
+    }
+    expect(section("k8s-worker-1")).not.toMatch(/### \d+\. `upload-certs`/);
   });
 });
 
