@@ -106,12 +106,16 @@ describe("headers: the target and the bounds each script sees", () => {
 });
 
 describe("where each runs and how long it may take", () => {
-  test("control-plane scripts refuse a worker and worker scripts refuse the control plane", () => {
+  test("control-plane scripts refuse a worker; the per-node steps also serve further control planes (HA), with the apply's budget for `kubeadm upgrade node`", () => {
     expect(() => versionCheckScript(dev, w)).toThrow(/control-plane/);
     expect(() => upgradeControlPlaneScript(dev, w)).toThrow(/control-plane/);
-    expect(() => upgradeDrainScript(dev, cp)).toThrow(/worker/);
-    expect(() => upgradeNodeScript(dev, cp)).toThrow(/worker/);
-    expect(() => upgradeUncordonScript(dev, cp)).toThrow(/worker/);
+    const member = { name: "cp2", role: "control-plane" as const, ip: "192.168.56.12" };
+    expect(upgradeDrainScript(dev, member)).toContain("NODE_NAME='cp2'");
+    expect(upgradeUncordonScript(dev, member)).toContain("NODE_NAME='cp2'");
+    const memberNode = num(header(upgradeNodeScript(dev, member)), "UPGRADE_NODE_TIMEOUT");
+    expect(memberNode).toBeGreaterThan(num(header(upgradeNodeScript(dev, w)), "UPGRADE_NODE_TIMEOUT"));
+    expect(memberNode).toBe(num(header(upgradeControlPlaneScript(dev, cp)), "APPLY_TIMEOUT"));
+    expect(UPGRADE_TIMEOUTS.upgradeNode).toBeGreaterThanOrEqual(memberNode + num(header(upgradeNodeScript(dev, w)), "APT_LOCK_TIMEOUT") + 600);
   });
 
   test("every outer bound covers the inner bounds the script can reach", () => {

@@ -184,7 +184,10 @@ export class KubeadmCluster extends pulumi.ComponentResource {
         // a `pulumi refresh` while the machines are off drop every object from state (Read returns
         // "deleted" for an unreachable cluster). docs/lifecycle.md says when to set the variable.
       },
-      { ...child, dependsOn: [controlPlane.ready, ...members.map((m) => m.joined), ...workers.map((w) => w.joined)] },
+      // And for the last upgrade step: on a version edit the add-ons roll once every node is upgraded and
+      // uncordoned (a rollout stuck on a drained node would stop the engine with that node cordoned).
+      // Creating the upgrade steps runs nothing, so a first `up` waits for nothing more.
+      { ...child, dependsOn: [controlPlane.ready, ...members.map((m) => m.joined), ...workers.map((w) => w.joined), ...upgradeAfter] },
     );
     const provider = this.provider;
     const lifecycle = { cluster: controlPlane.cluster, readyTimeout: addonReadyTimeout(spec.mirrors.profile) };

@@ -38,8 +38,11 @@ export const UPGRADE_TIMEOUTS = {
   upgradeControlPlane: 3600,
   /** upgrade-drain.sh: API wait (180 s), reads, kubectl drain (300 + 30 s). */
   upgradeDrain: 600,
-  /** upgrade-node.sh: apt lock wait (300 s) + update + two installs (~600 s), kubeadm upgrade node (600 s). */
-  upgradeNode: 1800,
+  /**
+   * upgrade-node.sh: apt lock wait (300 s) + update + two installs (~600 s), kubeadm upgrade node (600 s
+   * on a worker, 1500 s on a further control plane).
+   */
+  upgradeNode: 2700,
   /** upgrade-uncordon.sh: API wait (180 s), the Node wait (300 s), uncordon. */
   upgradeUncordon: 600,
 } as const;
@@ -153,7 +156,9 @@ export function upgradeNodeScript(spec: UpgradeSettings, worker: NodeSpec): stri
   // node but use: sudo kubeadm upgrade node"); never the first control plane, which runs upgrade apply.
   return composeScript(
     "node/upgrade-node.sh",
-    { NODE_NAME: worker.name, ...targetVars(spec), ...aptVars(spec), UPGRADE_NODE_TIMEOUT: String(UPGRADE_NODE_TIMEOUT) },
+    // A further control plane's `kubeadm upgrade node` also pulls the control-plane images and replaces
+    // etcd and three static pods one by one (each waited for): the apply's budget, not a worker's.
+    { NODE_NAME: worker.name, ...targetVars(spec), ...aptVars(spec), UPGRADE_NODE_TIMEOUT: String(worker.role === "control-plane" ? APPLY_TIMEOUT : UPGRADE_NODE_TIMEOUT) },
     { tag: `upgrade ${worker.name}`, logFd: 2 },
   );
 }

@@ -62,6 +62,11 @@ if [ -f "${ADMIN}" ]; then
   fi
 fi
 
+if [ "${initialised}" = false ] && [ ! -f "${ADMIN}" ] && [ -f "${MARKER}" ]; then
+  # Finished once (marker) but admin.conf is gone: a running cluster that lost a file, not a half-done
+  # init. Resetting here would delete etcd (and the next CA would make every node re-join).
+  fail "this node finished kubeadm init before (${MARKER}) but ${ADMIN} is missing; not resetting (it would delete etcd). Restore it (sudo kubeadm init phase kubeconfig admin) and run pulumi up again"
+fi
 if [ "${initialised}" = false ]; then
   if [ -f "${ADMIN}" ] || [ -d /var/lib/etcd/member ] || compgen -G "/etc/kubernetes/manifests/*.yaml" >/dev/null; then
     step "reset the half-done init"

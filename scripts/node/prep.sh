@@ -121,13 +121,14 @@ for p in kubelet kubeadm kubectl; do apt_matches "${p}" "${APT_VERSION_PATTERN}"
 # <node>-upgrade; the repository, containerd and the images for the new version are prepared here.
 upgrading=false
 if [ "${kube_mismatch}" = true ] && [ -f /etc/kubernetes/kubelet.conf ] && [ -n "$(apt_version_of kubeadm)" ]; then
-  for p in kubeadm kubelet; do
-    v="$(apt_version_of "${p}")"
-    [ -n "${v}" ] || continue
+  # Against the kubelet, what this node runs: the kubeadm package may already be ahead (the control
+  # plane's upgrade installs it before `upgrade apply`; after an apply that failed, going back must work).
+  v="$(apt_version_of kubelet)"
+  if [ -n "${v}" ]; then
     rc=0
     check_upgrade_path "${v}" "${K8S_VERSION:-${K8S_MINOR}}" "node ${NODE_NAME}" || rc=$?
     [ "${rc}" -eq 0 ] || fail "${UPGRADE_REFUSAL}"
-  done
+  fi
   upgrading=true
   log "node of a running cluster with kubeadm $(apt_version_of kubeadm), kubelet $(apt_version_of kubelet): ${UPGRADE_KIND} upgrade to ${K8S_VERSION:-${K8S_MINOR}}; prep prepares it, ${NODE_NAME}-upgrade upgrades the packages with kubeadm"
 elif [ "${kube_mismatch}" = true ]; then
@@ -440,6 +441,13 @@ elif [ "${ROLE}" = control-plane ] && [ "${upgrading}" = true ] && [ "1.${instal
   # An older kubeadm may refuse a newer kubernetesVersion in its config; `kubeadm upgrade apply` pulls
   # the images itself (its preflight phase) once <node>-upgrade has installed the new kubeadm.
   log "kubeadm here is 1.${installed_minor}: the ${kubeadm_version} control-plane images are pulled by kubeadm upgrade apply"
+  # The new pause image now, though: containerd's sandbox image just changed, and kubeadm's upgrade
+  # health check runs a pod here soon after (a slow mirror would make it time out).
+  if timeout 30 crictl info >/dev/null 2>&1 && retry 3 within_budget crictl pull "${SANDBOX_IMAGE}" >/dev/null; then
+    log "pulled ${SANDBOX_IMAGE}"
+  else
+    warn "crictl pull ${SANDBOX_IMAGE} failed; it is pulled when a pod needs it"
+  fi
 elif ! timeout 30 crictl info >/dev/null 2>&1; then
   warn "containerd does not answer on its CRI socket: pre-pull skipped"
 elif [ "${ROLE}" = control-plane ]; then

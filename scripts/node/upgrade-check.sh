@@ -3,9 +3,9 @@
 # to kubernetes.version? Reads, changes nothing:
 #   - the cluster version: kube-system/kubeadm-config's ClusterConfiguration kubernetesVersion;
 #   - every Node's kubeletVersion;
-#   - the installed kubeadm package.
+#   - the installed kubeadm package (reported only).
 # Refuses, with the words of components/upgrade-path.ts (lib/versions.sh), a skipped minor or a
-# downgrade against any of them, and a new minor while a node still runs an older minor than the
+# downgrade against the cluster or any Node, and a new minor while a node still runs an older minor than the
 # cluster (an upgrade that did not finish). kubeadm itself refuses the same (policy.go
 # EnforceVersionPolicies: "kubeadm can upgrade only 1 minor version at a time"; upgrade-ha-facts.md A2),
 # but only once `kubeadm upgrade apply` runs, after every node's prep has switched its apt repository.
@@ -41,6 +41,9 @@ CONTROL_PLANES="${CONTROL_PLANES:-}"
 INIT_MARKER=/var/lib/kubeadm-cluster/init-complete
 
 step "check for a cluster"
+if [ ! -f "${ADMIN}" ] && [ -f "${INIT_MARKER}" ]; then
+  fail "${NODE_NAME} finished kubeadm init before (${INIT_MARKER}) but ${ADMIN} is missing: restore it (sudo kubeadm init phase kubeconfig admin) before changing anything"
+fi
 if [ ! -f "${ADMIN}" ]; then
   log "no ${ADMIN}: no cluster on ${NODE_NAME} yet; kubeadm init installs ${TARGET}"
   echo "no cluster yet"
@@ -88,7 +91,10 @@ while read -r n v; do
   [ -n "${n}" ] || continue
   refuse_unless_path "${v}" "node ${n}"
 done <<<"${nodes}"
-if [ -n "${kubeadm_pkg}" ]; then refuse_unless_path "${kubeadm_pkg}" "the kubeadm package on ${NODE_NAME}"; fi
+# Not against the kubeadm package: the control-plane upgrade installs it before `upgrade apply`, so after
+# an apply that failed it is already at the new version while the cluster is not; going back to the
+# cluster's version must stay possible (the upgrade step then puts kubeadm back).
+[ -z "${kubeadm_pkg}" ] || log "kubeadm package ${kubeadm_pkg} (the upgrade step sets it to the target)"
 
 if [ "${FIRST_RUN}" = true ] && [ "${kind}" != none ]; then
   # This step is being created next to a running cluster: the stack was deployed by a version of this

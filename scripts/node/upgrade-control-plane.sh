@@ -74,8 +74,18 @@ log "cluster ${cluster} (kube-apiserver manifest ${manifest:-missing}); node ${N
 log "packages: kubeadm $(apt_version_of kubeadm), kubelet $(apt_version_of kubelet), kubectl $(apt_version_of kubectl)"
 
 PKG="${target}-*"
+# Applied: kubeadm-config and the kube-apiserver manifest at the target, and no apply of this target
+# left unfinished. kubeadm 1.31+ uploads the config (upload-config) before its kubelet-config,
+# bootstrap-token and addon phases (kubeadm_upgrade_apply phases; upgrade-ha-facts.md A1.3): an apply
+# that failed late already looks done by the first two, so a marker written before apply and removed
+# only when apply exits 0 tells a finished apply from an interrupted one.
+APPLY_MARK=/var/lib/kubeadm-cluster/upgrade-apply-unfinished
 applied=false
 if [ "${cluster}" = "v${target}" ] && [ "${manifest}" = "v${target}" ]; then applied=true; fi
+if [ "${applied}" = true ] && [ "$(cat "${APPLY_MARK}" 2>/dev/null || true)" = "v${target}" ]; then
+  log "kubeadm upgrade apply v${target} started earlier but never finished (${APPLY_MARK}): it runs again"
+  applied=false
+fi
 kubelet_done=false
 if apt_matches kubelet "${PKG}" && [ "${N_VERSION}" = "v${target}" ]; then kubelet_done=true; fi
 
@@ -96,6 +106,7 @@ kubeconfig_for_user() {
 }
 
 if [ "${applied}" = true ] && [ "${kubelet_done}" = true ] && apt_matches kubeadm "${PKG}" && apt_matches kubectl "${PKG}" && [ -z "${N_MARK}" ]; then
+  ensure_held kubeadm kubelet kubectl
   step "kubectl config for ${SSH_USER}"
   kubeconfig_for_user
   step "done"
@@ -141,9 +152,12 @@ else
   timeout "${PLAN_TIMEOUT}" kubeadm upgrade plan "v${target}" >&2 || fail "kubeadm upgrade plan v${target} failed (output above)"
   # -y: "Perform the upgrade and do not prompt for confirmation (non-interactive mode)" (apply.go; A1.3).
   # Certificate renewal is on by default (--certificate-renewal=true).
+  install -d -m 755 "$(dirname "${APPLY_MARK}")"
+  echo "v${target}" >"${APPLY_MARK}"
   if ! timeout "${APPLY_TIMEOUT}" kubeadm upgrade apply -y "v${target}" >&2; then
     fail "kubeadm upgrade apply v${target} failed or timed out after ${APPLY_TIMEOUT}s (output above); the next 'pulumi up' runs it again (kubeadm documents a re-run as idempotent)"
   fi
+  rm -f "${APPLY_MARK}"
   api_wait
   cluster="$(cluster_version)"
   manifest="$(manifest_version)"

@@ -45,6 +45,7 @@ if apt_matches kubeadm "${APT_VERSION_PATTERN}" && apt_matches kubelet "${APT_VE
     systemctl restart kubelet || fail "systemctl restart kubelet failed (journalctl -u kubelet)"
     log "kubelet was not active: restarted"
   fi
+  ensure_held kubeadm kubelet kubectl
   echo "${NODE_NAME}: kubelet, kubeadm, kubectl at $(apt_version_of kubelet): nothing to do"
   exit 0
 fi

@@ -100,9 +100,21 @@ apt_update() {
   wait_for_apt_locks
   timeout 600 apt-get -q -o "DPkg::Lock::Timeout=${APT_LOCK_TIMEOUT}" update
 }
+# dpkg_recover: a dpkg run that was killed (a timeout, a dropped SSH session) leaves dpkg "interrupted",
+# and every later apt-get refuses with "E: dpkg was interrupted, you must manually run 'dpkg --configure
+# -a'" (apt-pkg/deb/debsystem.cc CheckUpdates: pending files in /var/lib/dpkg/updates/). Finishing it
+# first is what makes a re-run after a kill continue instead of failing.
+dpkg_recover() {
+  if compgen -G "/var/lib/dpkg/updates/[0-9]*" >/dev/null; then
+    log "dpkg was interrupted by an earlier run: dpkg --configure -a"
+    timeout 600 dpkg --configure -a >&"${LOG_FD}" 2>&1 || fail "dpkg --configure -a failed (an interrupted package install could not be finished)"
+  fi
+}
+
 apt_install() {
   local before rc=0
   wait_for_apt_locks
+  dpkg_recover
   before="$(installed_packages)"
   timeout 1200 apt-get install "${APT_OPTS[@]}" --no-install-recommends "$@" || rc=$?
   record_new_packages "${before}"
@@ -152,4 +164,18 @@ install_held() {
   wait_for_apt_locks
   [ "${#names[@]}" -eq 0 ] || apt-mark hold "${names[@]}" >/dev/null
   log "installed and held: $*"
+}
+
+# ensure_held PKG...: holds each PKG that is not held (a run stopped between install and hold left it
+# unheld, and a later unattended upgrade would then move it under the running cluster).
+ensure_held() {
+  local held p
+  held="$(apt-mark showhold 2>/dev/null || true)"
+  for p in "$@"; do
+    grep -qx "${p}" <<<"${held}" && continue
+    dpkg-query -W -f='${db:Status-Status}' "${p}" 2>/dev/null | grep -q '^installed$' || continue
+    wait_for_apt_locks
+    apt-mark hold "${p}" >/dev/null || fail "apt-mark hold ${p} failed"
+    log "${p}: held again (an earlier run stopped before holding it)"
+  done
 }
