@@ -4,7 +4,9 @@
 //     (approvedExpiration = 1 h), so the script must recognise a kubelet that already serves a
 //     certificate signed by the cluster CA, and still refuse one that does not;
 //   - token, run by two workers at once: the second `kubeadm token create <same token>` fails with
-//     "already exists", which is success when the token is there and valid.
+//     "already exists", which is success when the token is there and valid;
+//   - init again on a control plane that lost admin.conf: refused, never a reset (etcd stays);
+//   - apt after a run killed inside dpkg: the interrupted dpkg is finished first (real apt refuses otherwise).
 // Real bash/openssl in a Debian root; the kubelet's TLS endpoint is a real `openssl s_server` on the
 // node IP inside the node's network namespace.
 import * as fs from "fs";
@@ -137,6 +139,43 @@ d("re-running steps later: approve-serving-cert and token", () => {
       fs.rmSync(path.join(cp.root, "usr/local/sbin/kubeadm"), { force: true });
     }
   }, 60_000);
+
+  test("init on a control plane that finished init but lost admin.conf refuses instead of resetting (etcd stays)", async () => {
+    const moved = await cp.exec("mv /etc/kubernetes/admin.conf /tmp/admin.conf.saved && test -d /var/lib/etcd/member");
+    expect(moved.code).toBe(0);
+    try {
+      cp.clearCalls();
+      const r = await cp.run(initScript(spec, cpSpec), { stdin: initStdin(spec, cpSpec, TOKEN, [cpSpec.ip]) });
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(/finished kubeadm init before .* but \/etc\/kubernetes\/admin\.conf is missing; not resetting/);
+      expect(cp.calls("kubeadm").filter((c) => c.startsWith("reset") || c.startsWith("init"))).toEqual([]);
+      expect((await cp.exec("test -d /var/lib/etcd/member")).code).toBe(0);
+    } finally {
+      await cp.exec("mv /tmp/admin.conf.saved /etc/kubernetes/admin.conf");
+    }
+  }, 60_000);
+
+  test("apt after a killed dpkg run: dpkg --configure -a finishes it first, then the install proceeds", async () => {
+    const lib = (n: string) => fs.readFileSync(path.join(__dirname, "..", "scripts", "node", "lib", `${n}.sh`), "utf8");
+    const script = [
+      "#!/usr/bin/env bash",
+      "SCRIPT_TAG='dpkg-recover test'",
+      "LOG_FD='2'",
+      "APT_LOCK_TIMEOUT='30'",
+      lib("prelude").replace(/^#!.*\n/, ""),
+      lib("apt").replace(/^#!.*\n/, ""),
+      // What dpkg leaves when it is killed while writing its status: a journal entry in updates/.
+      "mkdir -p /var/lib/dpkg/updates && : > /var/lib/dpkg/updates/0001",
+      // apt refuses while dpkg is "interrupted" (apt-pkg/deb/debsystem.cc: pending updates/ entries).
+      "apt-get check >/tmp/before.log 2>&1 && echo before-ok || { grep -q \"dpkg was interrupted\" /tmp/before.log && echo before-refused; }",
+      "apt_install procps",
+      "apt-get check >/dev/null 2>&1 && echo after-check-ok",
+    ].join("\n");
+    const r = await cp.run(`${script}\n`);
+    expect({ code: r.code, err: r.stderr.slice(-2000) }).toEqual({ code: 0, err: expect.stringContaining("dpkg was interrupted by an earlier run: dpkg --configure -a") });
+    expect(r.stdout).toContain("before-refused");
+    expect(r.stdout.trim().split("\n").pop()).toBe("after-check-ok");
+  }, 120_000);
 
   test("token: a create that fails for another reason is still a failure", async () => {
     fs.writeFileSync(path.join(cp.root, "sandbox-log/tokens"), "");
