@@ -1,0 +1,154 @@
+#!/bin/bash
+# sandbox stand-in for kubectl v@VERSION@
+@RECORD@
+API=/srv/api
+err() { echo "error: $*" >&2; exit 1; }
+# Global flags and the ones the node scripts pass; what is left are the verb and its arguments.
+kc="" ns=default all=false out="" fsel="" force=false ignore_ds=false ignore_nf=false overwrite=false args=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --kubeconfig) kc="$2"; shift ;;
+    --kubeconfig=*) kc="${1#*=}" ;;
+    --request-timeout=*|--timeout=*|--delete-emptydir-data|--wait=*) ;;
+    --request-timeout|--timeout) shift ;;
+    -n|--namespace) ns="$2"; shift ;;
+    --namespace=*) ns="${1#*=}" ;;
+    -A|--all-namespaces) all=true ;;
+    -o|--output) out="$2"; shift ;;
+    -o=*|--output=*) out="${1#*=}" ;;
+    --field-selector) fsel="$2"; shift ;;
+    --field-selector=*) fsel="${1#*=}" ;;
+    --force|--force=true) force=true ;;
+    --ignore-daemonsets|--ignore-daemonsets=true) ignore_ds=true ;;
+    --ignore-not-found|--ignore-not-found=true) ignore_nf=true ;;
+    --overwrite) overwrite=true ;;
+    *) args+=("$1") ;;
+  esac
+  shift
+done
+if [ -n "$kc" ] && [ ! -f "$kc" ]; then err "stat $kc: no such file or directory"; fi
+set -- "${args[@]}"
+case "${1:-}" in version) echo "Client Version: v@VERSION@"; exit 0 ;; esac
+# Without the shared API state (other sandbox files) "the API answers" and nothing more.
+[ -f "$API/.sandbox-api" ] || exit 0
+
+# --- objects: nodes/<name>/{kubeletVersion,ready,unschedulable,annotations/<key with / as %>}, pods/<ns>/<name>
+# (lines node=, owner=, mirror=), kubeadm-config/ClusterConfiguration.
+field() { # field KIND ID EXPR: one jsonpath field of one object (the expressions the node scripts use)
+  local d v
+  case "$1:$3" in
+    node:.metadata.name|pod:.metadata.name) echo -n "${2##*/}" ;;
+    pod:.metadata.namespace) echo -n "${2%%/*}" ;;
+    node:.status.nodeInfo.kubeletVersion) cat "$API/nodes/$2/kubeletVersion" 2>/dev/null | tr -d '\n' ;;
+    node:.spec.unschedulable) [ -f "$API/nodes/$2/unschedulable" ] && echo -n true ;;
+    node:.spec.taints\[\*\].key) ;;
+    'node:.status.conditions[?(@.type=="Ready")].status') cat "$API/nodes/$2/ready" 2>/dev/null | tr -d '\n' ;;
+    node:.metadata.annotations.*)
+      v="${3#.metadata.annotations.}"; v="${v//\\./.}"; d="$API/nodes/$2/annotations/${v//\//%}"
+      [ -f "$d" ] && tr -d '\n' < "$d" ;;
+    pod:.metadata.ownerReferences\[\*\].kind) sed -n 's/^owner=//p' "$API/pods/$2" | tr -d '\n' ;;
+    pod:.metadata.annotations.kubernetes\\.io/config\\.mirror) sed -n 's/^mirror=//p' "$API/pods/$2" | tr -d '\n' ;;
+    pod:.spec.nodeName) sed -n 's/^node=//p' "$API/pods/$2" | tr -d '\n' ;;
+    cm:.data.ClusterConfiguration) cat "$API/kubeadm-config/ClusterConfiguration" ;;
+    *) err "sandbox stand-in kubectl: unsupported jsonpath expression {$3} for a $1" ;;
+  esac
+  return 0
+}
+render() { # render KIND ID TEMPLATE: the template with {expr} and {"literal"} filled in for one object
+  local t="$3" e lit
+  while [ -n "$t" ]; do
+    if [ "${t:0:1}" = "{" ]; then
+      e="${t#\{}"; e="${e%%\}*}"; t="${t#*\}}"
+      case "$e" in
+        \"*\") e="${e#\"}"; e="${e%\"}"; printf '%b' "$e" ;;
+        *) field "$1" "$2" "$e" || exit 1 ;;
+      esac
+    else
+      lit="${t%%\{*}"; printf '%s' "$lit"; t="${t:${#lit}}"
+    fi
+  done
+}
+jsonpath() { # jsonpath KIND TEMPLATE ID...: {range .items[*]}...{end} over the IDs, or the template for one
+  local kind="$1" t="$2" id; shift 2
+  case "$t" in
+    "{range .items[*]}"*"{end}") t="${t:17}"; t="${t%\{end\}}"; for id in "$@"; do render "$kind" "$id" "$t"; done ;;
+    *) for id in "$@"; do render "$kind" "$id" "$t"; done ;;
+  esac
+}
+node_exists() { [ -d "$API/nodes/$1" ]; }
+need_node() { node_exists "$1" || err "nodes \"$1\" not found"; }
+pods_on() { # pods_on NODE: ns/name of every pod bound to NODE
+  local f; for f in "$API"/pods/*/*; do [ -f "$f" ] || continue; grep -qx "node=$1" "$f" && echo "${f#"$API"/pods/}"; done; return 0
+}
+
+case "${1:-} ${2:-}" in
+  "get --raw") case "${3:-}" in /readyz|/livez|/healthz) echo ok ;; *) err "sandbox stand-in kubectl: unsupported raw path ${3:-}" ;; esac ;;
+  "get node"|"get nodes")
+    if [ -n "${3:-}" ]; then
+      if ! node_exists "$3"; then $ignore_nf && exit 0; err "nodes \"$3\" not found"; fi
+      ids=("$3")
+    else
+      ids=(); for d in "$API"/nodes/*/; do [ -d "$d" ] && ids+=("$(basename "$d")"); done
+    fi
+    case "$out" in
+      jsonpath=*) jsonpath node "${out#jsonpath=}" "${ids[@]}" ;;
+      *) for i in "${ids[@]}"; do echo "$i $(field node "$i" .status.nodeInfo.kubeletVersion)"; done ;;
+    esac ;;
+  "get pods"|"get pod")
+    node=""; case "$fsel" in spec.nodeName=*) node="${fsel#*=}" ;; "") ;; *) err "sandbox stand-in kubectl: unsupported field selector $fsel" ;; esac
+    ids=(); for f in "$API"/pods/*/*; do [ -f "$f" ] || continue; id="${f#"$API"/pods/}"
+      { $all || [ "${id%%/*}" = "$ns" ]; } || continue
+      [ -z "$node" ] || grep -qx "node=$node" "$f" || continue
+      ids+=("$id"); done
+    case "$out" in jsonpath=*) jsonpath pod "${out#jsonpath=}" "${ids[@]}" ;; *) printf '%s\n' "${ids[@]}" ;; esac ;;
+  "get cm"|"get configmap")
+    [ "${3:-}" = kubeadm-config ] && [ "$ns" = kube-system ] && [ -f "$API/kubeadm-config/ClusterConfiguration" ] || err "configmaps \"${3:-}\" not found"
+    case "$out" in jsonpath=*) jsonpath cm "${out#jsonpath=}" kubeadm-config ;; *) cat "$API/kubeadm-config/ClusterConfiguration" ;; esac ;;
+  "cordon "*)
+    need_node "$2"
+    if [ -f "$API/nodes/$2/unschedulable" ]; then echo "node/$2 already cordoned"; else : > "$API/nodes/$2/unschedulable"; echo "node/$2 cordoned"; fi ;;
+  "uncordon "*)
+    need_node "$2"
+    if [ -f "$API/nodes/$2/unschedulable" ]; then rm -f "$API/nodes/$2/unschedulable"; echo "node/$2 uncordoned"; else echo "node/$2 already uncordoned"; fi
+    # The scheduler places Pending pods (evicted from a drained node with nowhere else to go) here.
+    for f in "$API"/pods/*/*; do [ -f "$f" ] || continue; if grep -qx "node=" "$f"; then sed -i "s/^node=\$/node=$2/" "$f"; fi; done ;;
+  "annotate node")
+    need_node "$3"; mkdir -p "$API/nodes/$3/annotations"
+    for kv in "${@:4}"; do
+      case "$kv" in
+        *=*) k="${kv%%=*}"; f="$API/nodes/$3/annotations/${k//\//%}"
+             if [ -f "$f" ] && ! $overwrite; then err "--overwrite is false but found the following declared annotation(s): '$k' already has a value ($(cat "$f"))"; fi
+             printf '%s\n' "${kv#*=}" > "$f" ;;
+        *-) k="${kv%-}"; rm -f "$API/nodes/$3/annotations/${k//\//%}" ;;
+        *) err "invalid annotation format: $kv" ;;
+      esac
+    done
+    echo "node/$3 annotated" ;;
+  "drain "*)
+    # kubectl drain: cordon, then evict every pod but mirror pods; DaemonSet pods need
+    # --ignore-daemonsets, bare pods (no controller) --force (k8s.io/kubectl/pkg/drain/filters.go).
+    need_node "$2"
+    bare=(); ds=(); evict=()
+    while read -r id; do
+      [ -n "$id" ] || continue
+      owner="$(sed -n 's/^owner=//p' "$API/pods/$id")"; mirror="$(sed -n 's/^mirror=//p' "$API/pods/$id")"
+      if [ -n "$mirror" ]; then continue; fi
+      case "$owner" in DaemonSet) ds+=("$id") ;; "") bare+=("$id") ;; *) evict+=("$id") ;; esac
+    done < <(pods_on "$2")
+    if [ "${#ds[@]}" -gt 0 ] && ! $ignore_ds; then err "unable to drain node \"$2\" due to error: cannot delete DaemonSet-managed Pods (use --ignore-daemonsets to ignore): ${ds[*]}"; fi
+    if [ "${#bare[@]}" -gt 0 ] && ! $force; then err "unable to drain node \"$2\" due to error: cannot delete Pods that declare no controller (use --force to override): ${bare[*]}"; fi
+    [ -f "$API/nodes/$2/unschedulable" ] && echo "node/$2 already cordoned" || { : > "$API/nodes/$2/unschedulable"; echo "node/$2 cordoned"; }
+    warn=""; [ "${#ds[@]}" -eq 0 ] || warn="ignoring DaemonSet-managed Pods: ${ds[*]}"
+    [ "${#bare[@]}" -eq 0 ] || warn="${warn:+$warn; }deleting Pods that declare no controller: ${bare[*]}"
+    [ -z "$warn" ] || echo "Warning: $warn" >&2
+    for id in "${bare[@]}"; do rm -f "$API/pods/$id"; echo "pod/${id#*/} deleted"; done
+    for id in "${evict[@]}"; do
+      # The owner re-creates it on another schedulable node, else it stays Pending (node=).
+      to=""; for d in "$API"/nodes/*/; do n="$(basename "$d")"; [ "$n" != "$2" ] && [ ! -f "$d/unschedulable" ] && { to="$n"; break; }; done
+      sed -i "s/^node=.*/node=$to/" "$API/pods/$id"; echo "pod/${id#*/} evicted"
+    done
+    echo "node/$2 drained" ;;
+  "taint node") ;;
+  *) err "sandbox stand-in kubectl: unsupported command: $*" ;;
+esac
+exit 0
