@@ -7,7 +7,10 @@ import * as os from "os";
 import * as path from "path";
 import { devSpec, aliyunSpec } from "./fixtures";
 import { allNodeScripts } from "../components/node/scripts";
-import { upgradeScripts } from "../components/node/upgrade-scripts";
+import { upgradeScripts, versionCheckScript } from "../components/node/upgrade-scripts";
+import { initScript, joinScript, resetScript, undoPrepScript, uploadCertsScript } from "../components/node/scripts";
+import { vipScript } from "../components/node/ha-scripts";
+import { ClusterSpec, NodeSpec } from "../components/spec";
 
 const ROOT = path.join(__dirname, "..", "scripts");
 
@@ -43,14 +46,32 @@ test("every script under scripts/ passes shellcheck", () => {
   expect(failures).toEqual([]);
 });
 
+/** Three control planes behind keepalived/haproxy (docs/ha.md): the HA scripts allNodeScripts leaves out. */
+function haScripts(): Record<string, string> {
+  const b = devSpec();
+  const cps: NodeSpec[] = [1, 2, 3].map((i) => ({ name: `cp${i}`, role: "control-plane", ip: `192.168.56.1${i}` }));
+  const spec: ClusterSpec = { ...b, nodes: [...cps, ...b.nodes.filter((n) => n.role === "worker")], kubernetes: { ...b.kubernetes, nic: undefined, controlPlaneEndpoint: { address: "192.168.56.100", port: 8443, holder: "keepalived-haproxy", vrrpRouterId: 100 } } };
+  return {
+    "cp1-vip.sh": vipScript(spec, cps[0]),
+    "cp2-vip.sh": vipScript(spec, cps[1]),
+    "cp1-init.sh": initScript(spec, cps[0]),
+    "cp1-upload-certs.sh": uploadCertsScript(),
+    "cp2-join.sh": joinScript(spec, cps[1], { uploadStep: "cp2-upload-certs" }),
+    "cp2-reset.sh": resetScript(spec, cps[1]),
+    "cp2-undo-prep.sh": undoPrepScript(cps[1], { removePackages: true }),
+    "cp1-version-check.sh": versionCheckScript(spec, cps[0], { firstRun: true, endpoint: "192.168.56.100:8443", controlPlanes: cps.map((c) => c.name) }),
+  };
+}
+
 test.each([
   ["dev", devSpec()],
   ["aliyun", aliyunSpec()],
-])("the composed node scripts for the %s fixture pass shellcheck", (_label, spec) => {
+  ["ha", devSpec()],
+])("the composed node scripts for the %s fixture pass shellcheck", (label, spec) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "node-scripts-"));
   try {
-    const scripts = { ...allNodeScripts(spec), ...upgradeScripts(spec) };
-    expect(Object.keys(scripts).length).toBeGreaterThanOrEqual(10);
+    const scripts = label === "ha" ? haScripts() : { ...allNodeScripts(spec), ...upgradeScripts(spec) };
+    expect(Object.keys(scripts).length).toBeGreaterThanOrEqual(8);
     for (const [name, text] of Object.entries(scripts)) fs.writeFileSync(path.join(dir, name), text);
     // Every rule applies: headers that carry a literal script (init/join embed the reset script) mark
     // that one line for SC2016 themselves (components/script.ts renderHeader).

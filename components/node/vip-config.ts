@@ -84,10 +84,10 @@ export function keepalivedConf(spec: VipSettings, node: NodeSpec): string {
     "    auth_type PASS",
     `    auth_pass ${vrrpAuthPass(spec, e.address)}`,
     "  }",
-    `  unicast_src_ip ${node.ip}`,
-    "  unicast_peer {",
-    ...peers.map((p) => `    ${p.ip}`),
-    "  }",
+    // A single control plane with an endpoint has no peer: keepalived -t refuses an empty unicast_peer
+    // ("A unicast keyword has been specified without any unicast peers. Defaulting to multicast",
+    // exit 5 with Debian 12's 2.2.7), so the block is left out and it advertises by multicast alone.
+    ...(peers.length === 0 ? [] : [`  unicast_src_ip ${node.ip}`, "  unicast_peer {", ...peers.map((p) => `    ${p.ip}`), "  }"]),
     "  virtual_ipaddress {",
     `    ${e.address}/32 dev ${iface}`,
     "  }",

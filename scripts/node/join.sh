@@ -52,11 +52,18 @@ fi
 
 step "kubeadm join"
 attempt=1
-until timeout "${JOIN_TIMEOUT}" kubeadm join --config "${WORK}/join.yaml" 2>&1 | redact >&2; do
+until timeout "${JOIN_TIMEOUT}" kubeadm join --config "${WORK}/join.yaml" 2>&1 | redact | tee "${WORK}/join.log" >&2; do
+  # The uploaded control-plane certificates are gone: kubeadm deletes the kubeadm-certs Secret two hours
+  # after an upload (it is owned by a bootstrap token with DefaultCertTokenDuration = 2 h, copycerts.go),
+  # and then says 'Secret "kubeadm-certs" was not found ... This Secret might have expired'; a key that
+  # does not decrypt it gives "error decoding secret data with provided key". Retrying cannot help.
+  if [ "${CONTROL_PLANE}" = true ] && grep -qE 'Secret "kubeadm-certs" was not found|error decoding secret data with provided key' "${WORK}/join.log"; then
+    fail "the control-plane certificates uploaded by ${UPLOAD_STEP:-the upload-certs step} have expired (kubeadm deletes them two hours after an upload) or were uploaded with another key: upload them again by replacing that step in a full update, pulumi up --replace <its URN> (pulumi stack --show-urns); this join runs again after it"
+  fi
   # The API may still be settling right after init; one reset-and-retry covers that.
   if [ "${attempt}" -ge 2 ]; then
     # The uploaded certificates live two hours (kubeadm deletes the kubeadm-certs Secret after that).
-    [ "${CONTROL_PLANE}" = true ] && fail "kubeadm join --control-plane failed twice (output above); if it says the kubeadm-certs Secret is missing or cannot be decrypted, the certificates uploaded by ${UPLOAD_STEP:-the upload-certs step} expired (2 h): run pulumi up --target-replace <its URN> (pulumi stack --show-urns)"
+    [ "${CONTROL_PLANE}" = true ] && fail "kubeadm join --control-plane failed twice (output above); if it says the kubeadm-certs Secret is missing or cannot be decrypted, the certificates uploaded by ${UPLOAD_STEP:-the upload-certs step} expired (2 h): run pulumi up --replace <its URN> (pulumi stack --show-urns)"
     fail "kubeadm join failed twice (output above); check the control plane and port 6443"
   fi
   log "kubeadm join failed; resetting and retrying once in 20s"

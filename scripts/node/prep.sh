@@ -27,6 +27,8 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib/prelude.sh"
 # shellcheck source=lib/apt.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/apt.sh"
+# shellcheck source=lib/record.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/record.sh"
 # shellcheck source=lib/versions.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/versions.sh"
 
@@ -45,71 +47,8 @@ umask 022
 TMPDIR_PREP="$(mktemp -d)"
 trap 'rm -rf "${TMPDIR_PREP}"' EXIT
 
-# What undo-prep.sh needs to put the host back (${BACKUP_DIR}, see lib/apt.sh):
-#   files/<path>   the original of a file prep overwrote, saved once before the first change (cp -a)
-#   absent/<path>  marker: <path> did not exist before prep created it
-#   written/<path> sha256 of what prep last wrote there (undo leaves a file alone that changed since)
-#   dirs-created   directories prep created, parents first
-#   services-enabled  units prep enabled that were not enabled before
-#   packages-installed  packages prep's apt-get installed that were not installed before (lib/apt.sh)
-backup_once() {
-  local p="$1"
-  if [ -e "${BACKUP_DIR}/files${p}" ] || [ -e "${BACKUP_DIR}/absent${p}" ]; then return 0; fi
-  if [ -e "${p}" ]; then
-    install -d -m 700 "$(dirname "${BACKUP_DIR}/files${p}")"
-    cp -a "${p}" "${BACKUP_DIR}/files${p}"
-  else
-    install -d -m 700 "$(dirname "${BACKUP_DIR}/absent${p}")"
-    : >"${BACKUP_DIR}/absent${p}"
-  fi
-}
-note_written() {
-  install -d -m 700 "$(dirname "${BACKUP_DIR}/written$1")"
-  sha256sum <"$1" | cut -d' ' -f1 >"${BACKUP_DIR}/written$1"
-}
-# make_dir DIR: mkdir -p that records the directories it had to create.
-make_dir() {
-  local d="$1" missing=()
-  while [ ! -d "${d}" ]; do
-    missing=("${d}" "${missing[@]}")
-    d="$(dirname "${d}")"
-  done
-  [ "${#missing[@]}" -gt 0 ] || return 0
-  mkdir -p "$1"
-  install -d -m 700 "${BACKUP_DIR}"
-  printf '%s\n' "${missing[@]}" >>"${BACKUP_DIR}/dirs-created"
-}
-# enable_unit UNIT: systemctl enable, recording a unit that was not enabled before.
-enable_unit() {
-  local was=true
-  systemctl is-enabled --quiet "$1" 2>/dev/null || was=false
-  systemctl enable "$1" >/dev/null 2>&1 || { warn "systemctl enable $1 failed"; return 0; }
-  [ "${was}" = false ] || return 0
-  install -d -m 700 "${BACKUP_DIR}"
-  grep -qx "$1" "${BACKUP_DIR}/services-enabled" 2>/dev/null || echo "$1" >>"${BACKUP_DIR}/services-enabled"
-  log "$1 enabled"
-}
-
-# write_if_changed PATH MODE < content: installs stdin at PATH only when content or mode differ, so a
-# second run leaves every file untouched. Sets WROTE=true|false (call with a redirect, not a pipe).
-WROTE=false
-write_if_changed() {
-  local path="$1" mode="$2" tmp
-  tmp="$(mktemp "${TMPDIR_PREP}/w.XXXXXX")"
-  cat >"${tmp}"
-  if [ -f "${path}" ] && cmp -s "${tmp}" "${path}" && [ "$(stat -c %a "${path}")" = "${mode#0}" ]; then
-    log "${path}: unchanged"
-    WROTE=false
-  else
-    backup_once "${path}"
-    make_dir "$(dirname "${path}")"
-    install -m "${mode}" "${tmp}" "${path}"
-    note_written "${path}"
-    log "${path}: written"
-    WROTE=true
-  fi
-  rm -f "${tmp}"
-}
+# Every file is written with write_if_changed (lib/record.sh), which keeps what undo-prep.sh needs to
+# put an existing host back: the originals, what was created, the units enabled.
 
 # ---------------------------------------------------------------------------------------------
 step "version"

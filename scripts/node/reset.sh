@@ -37,6 +37,33 @@ if command -v dpkg-query >/dev/null 2>&1; then
   done < <(dpkg-query -L kubelet kubeadm kubernetes-cni 2>/dev/null | grep -E '^/(etc/kubernetes|var/lib/kubelet|etc/cni)/' || true)
 fi
 
+# The control-plane endpoint (HA on VirtualBox/existing hosts, vip.sh): released first. Stopping
+# keepalived makes it send a VRRP advertisement with priority 0, so a backup takes the address over
+# at once instead of after the master-down interval (VRRPv2, RFC 3768 6.4.3: on Shutdown the master
+# sends "an ADVERTISEMENT with Priority = 0"; keepalived vrrp.c vrrp_restore_interface: "if we stop
+# vrrp, warn the other routers to speed up the recovery"), and with haproxy stopped too this node never
+# answers on the endpoint port again. Disabled, so a reboot does not bring them back. Only when the
+# files are vip.sh's (first line VIP_MANAGED_MARK, components/node/vip-config.ts); anything else is
+# the host's own and stays as it is. undo-prep.sh later puts the units back as they were before vip.sh.
+VIP_MANAGED_MARK='# managed by kubeadm-cluster (scripts/node/vip.sh)'
+for pair in keepalived:/etc/keepalived/keepalived.conf haproxy:/etc/haproxy/haproxy.cfg; do
+  unit="${pair%%:*}" file="${pair#*:}"
+  if [ ! -f "${file}" ] || [ "$(head -n1 "${file}")" != "${VIP_MANAGED_MARK}" ]; then
+    [ ! -f "${file}" ] || say "${unit}: ${file} is not ours: left alone"
+    continue
+  fi
+  if systemctl is-active --quiet "${unit}" 2>/dev/null; then
+    try "stop ${unit} (control-plane endpoint released)" systemctl stop "${unit}"
+  else
+    say "${unit}: not running"
+  fi
+  if systemctl is-enabled --quiet "${unit}" 2>/dev/null; then
+    try "disable ${unit}" systemctl disable "${unit}"
+  else
+    say "${unit}: not enabled"
+  fi
+done
+
 try "stop kubelet" systemctl stop kubelet
 if command -v kubeadm >/dev/null 2>&1; then
   if timeout 300 kubeadm reset -f --cri-socket unix:///var/run/containerd/containerd.sock; then
@@ -69,7 +96,8 @@ fi
 for d in /var/lib/cni/networks /var/lib/cni/results /var/lib/cni; do
   if [ -d "${d}" ] && rmdir "${d}" 2>/dev/null; then say "removed ${d} (empty)"; fi
 done
-other="$(find /etc/cni/net.d -mindepth 1 -maxdepth 1 ! -name .kubernetes-cni-keep 2>/dev/null | tr '\n' ' ')"
+# (No /etc/cni/net.d at all on a host where the kube packages never got installed: find fails, pipefail.)
+other="$(find /etc/cni/net.d -mindepth 1 -maxdepth 1 ! -name .kubernetes-cni-keep 2>/dev/null | tr '\n' ' ' || true)"
 [ -z "${other}" ] || say "kept CNI files that are not flannel's: ${other}"
 
 if command -v iptables >/dev/null 2>&1; then

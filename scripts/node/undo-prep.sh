@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Undo node preparation on a host the program did not create (provider `existing`): `pulumi destroy`
-# runs this after reset.sh, so the machine goes back to what its owner had. It works from what prep
-# recorded in /var/lib/kubeadm-cluster-backup (lib/apt.sh, prep.sh backup_once): originals of the files
-# prep overwrote, markers for files and directories it created, the units it enabled and the packages
-# its apt-get installed. Best effort and idempotent: every step says what it did or why it left
-# something alone; a second run changes nothing.
+# runs this after reset.sh, so the machine goes back to what its owner had. It works from what prep.sh
+# and vip.sh recorded in /var/lib/kubeadm-cluster-backup (lib/record.sh, lib/apt.sh): originals of the
+# files they overwrote, markers for files and directories they created, the units prep enabled, the
+# state of keepalived and haproxy before vip.sh (HA control planes) and the packages their apt-get
+# installed. Best effort and idempotent: every step says what it did or why it left something alone; a
+# second run changes nothing.
 #
 # What stays, and why:
 #   - the hostname prep set: the host is known by that name now (the cluster's /etc/hosts block, the
@@ -17,7 +18,8 @@
 #
 # Header variables:
 #   REMOVE_PACKAGES   true: unhold and purge kubelet kubeadm kubectl cri-tools kubernetes-cni and every
-#                     package prep installed that was not there before (dependencies included); a package
+#                     package prep or vip.sh installed that was not there before (dependencies included:
+#                     keepalived and haproxy on a control plane of an HA cluster); a package
 #                     whose removal would take anything else with it is kept
 #   RESTORE_SWAP      true: uncomment the fstab swap lines prep commented out, then swapon -a
 #   APT_LOCK_TIMEOUT  seconds to wait for apt's locks
@@ -269,6 +271,40 @@ else
     rm -rf /var/lib/containerd /opt/containerd /run/containerd
     log "removed containerd's state (/var/lib/containerd, /opt/containerd, /run/containerd)"
   fi
+fi
+
+step "units vip.sh changed"
+# keepalived and haproxy on a control plane of an HA cluster: back to what they were before vip.sh
+# first ran (lib/record.sh units/). reset.sh stopped and disabled them; a unit that ran before (the
+# owner's own haproxy, say) is started again with its own configuration, restored above. A unit whose
+# package was purged above is gone with it.
+if [ -d "${BACKUP_DIR}/units" ]; then
+  for f in "${BACKUP_DIR}"/units/*; do
+    [ -f "${f}" ] || continue
+    unit="$(basename "${f}")"
+    read -r was_enabled was_active <"${f}" || true
+    if ! compgen -G "/lib/systemd/system/${unit}.service" >/dev/null && ! compgen -G "/usr/lib/systemd/system/${unit}.service" >/dev/null; then
+      log "${unit}: not installed any more: nothing to put back"
+    else
+      if [ "${was_enabled}" = enabled=yes ]; then
+        if timeout 60 systemctl enable "${unit}" >/dev/null 2>&1; then log "${unit}: enabled again (it was before)"; else warn "systemctl enable ${unit} failed"; fi
+      elif timeout 60 systemctl disable "${unit}" >/dev/null 2>&1; then
+        log "${unit}: disabled (it was not enabled before)"
+      else
+        warn "systemctl disable ${unit} failed"
+      fi
+      if [ "${was_active}" = active=yes ]; then
+        if timeout 120 systemctl restart "${unit}" >/dev/null 2>&1; then log "${unit}: running again with its own configuration"; else warn "systemctl restart ${unit} failed (journalctl -u ${unit})"; fi
+      elif systemctl is-active --quiet "${unit}"; then
+        if timeout 120 systemctl stop "${unit}" >/dev/null 2>&1; then log "${unit}: stopped (it was not running before)"; else warn "systemctl stop ${unit} failed"; fi
+      else
+        log "${unit}: not running, as before"
+      fi
+    fi
+    rm -f "${f}"
+  done
+else
+  log "none recorded"
 fi
 
 step "directories"

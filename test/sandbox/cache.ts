@@ -20,9 +20,11 @@ export const ROOT_INCLUDE: readonly string[] = ["ca-certificates", "curl", "gpg"
 
 /**
  * Downloaded (not installed) into the local Debian repository: what the scripts may `apt-get install`.
- * Dependencies and recommends are resolved by apt at build time against the root above.
+ * Dependencies and recommends are resolved by apt at build time against the root above. keepalived and
+ * haproxy: vip.sh installs them on the control planes of an HA cluster (docs/ha.md); the sandbox runs
+ * Debian 12's real ones (keepalived 2.2.7, haproxy 2.6).
  */
-export const DEBIAN_DOWNLOADS: readonly string[] = ["containerd", "runc", "apt-transport-https", "socat", "conntrack", "ebtables", "ethtool", "ipset", "ipvsadm", "gpg"];
+export const DEBIAN_DOWNLOADS: readonly string[] = ["containerd", "runc", "apt-transport-https", "socat", "conntrack", "ebtables", "ethtool", "ipset", "ipvsadm", "gpg", "keepalived", "haproxy"];
 
 const REPO_ROOT = path.resolve(__dirname, "..", "..");
 

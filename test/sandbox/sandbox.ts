@@ -145,6 +145,7 @@ export class SandboxNode {
     w("etc/hosts", "127.0.0.1 localhost\n::1 ip6-localhost ip6-loopback\nff02::1 ip6-allnodes\nff02::2 ip6-allrouters\n");
     w("usr/bin/systemctl", S.SYSTEMCTL, 0o755);
     w("usr/bin/hostnamectl", S.HOSTNAMECTL, 0o755);
+    w("usr/sbin/policy-rc.d", S.POLICY_RC_D, 0o755);
     fs.mkdirSync(path.join(root, S.LOG_DIR.slice(1)), { recursive: true });
     // The cloud image's login user (init.sh copies admin.conf to its ~/.kube).
     const u = await sh("chroot", [root, "useradd", "-m", "-s", "/bin/bash", "ubuntu"]);
@@ -263,6 +264,11 @@ export class SandboxNode {
     return out;
   }
 
+  /** The PID of the node's namespace init process (for nsenter and `ip link ... netns`). */
+  get namespacePid(): number {
+    return this.nsPid;
+  }
+
   /** Ends the node's namespaces (killing anything a script left running) and removes its root. */
   async destroy(keep = process.env.KUBEADM_SANDBOX_KEEP === "1"): Promise<void> {
     if (this.holder.exitCode === null && this.holder.signalCode === null) {
@@ -271,6 +277,72 @@ export class SandboxNode {
       await gone;
     }
     if (!keep) await sh("rm", ["-rf", "--one-file-system", this.root]);
+  }
+}
+
+/**
+ * A LAN between sandbox nodes: a bridge in a network namespace of its own (the "switch"), and per node a
+ * veth pair whose one end is a port of the bridge and whose other end is created directly inside the
+ * node's network namespace, with the node's address. Nothing is created in the test host's network
+ * namespace (every `ip` command runs inside the switch's or the node's), and the switch has no route
+ * anywhere: traffic stays between the nodes. Used for real VRRP (keepalived) and haproxy between control
+ * planes.
+ */
+export class SandboxLan {
+  private ports = 0;
+  private constructor(
+    private readonly holder: ChildProcess,
+    private readonly pid: number,
+  ) {}
+
+  static async create(): Promise<SandboxLan> {
+    const holder = spawn("unshare", ["--net", "--fork", "--kill-child", "bash", "-c", "set -e; ip link set lo up; ip link add br0 type bridge; ip link set br0 up; echo ready; exec sleep 3600"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    live.add(holder);
+    holder.on("exit", () => live.delete(holder));
+    let err = "";
+    holder.stderr?.on("data", (d: Buffer) => (err += d.toString()));
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`sandbox LAN: setup timed out: ${err}`)), 30_000);
+      holder.stdout?.on("data", (d: Buffer) => {
+        if (d.toString().includes("ready")) {
+          clearTimeout(t);
+          resolve();
+        }
+      });
+      holder.on("exit", (c) => {
+        clearTimeout(t);
+        reject(new Error(`sandbox LAN: setup failed (exit ${c}): ${err}`));
+      });
+    });
+    const pid = childOf(holder.pid ?? -1);
+    if (!Number.isInteger(pid) || pid <= 0) throw new Error("sandbox LAN: no namespace process");
+    return new SandboxLan(holder, pid);
+  }
+
+  /** Plugs `node` in: interface `ifname` inside the node with `cidr` (e.g. "192.168.56.11/24"), up. */
+  async attach(node: SandboxNode, ifname: string, cidr: string): Promise<void> {
+    const port = `port${++this.ports}`;
+    const inSwitch = (...args: string[]) => sh("nsenter", ["-t", String(this.pid), "-n", ...args]);
+    for (const args of [
+      ["ip", "link", "add", port, "type", "veth", "peer", "name", ifname, "netns", String(node.namespacePid)],
+      ["ip", "link", "set", port, "master", "br0"],
+      ["ip", "link", "set", port, "up"],
+    ]) {
+      const r = await inSwitch(...args);
+      if (r.code !== 0) throw new Error(`sandbox LAN: ${args.join(" ")} failed: ${r.stderr}`);
+    }
+    const r = await node.exec(`ip addr add ${cidr} dev ${ifname} && ip link set ${ifname} up`);
+    if (r.code !== 0) throw new Error(`sandbox LAN: addressing ${ifname} in ${node.name} failed: ${r.stderr}`);
+  }
+
+  async destroy(): Promise<void> {
+    if (this.holder.exitCode === null && this.holder.signalCode === null) {
+      const gone = new Promise<void>((r) => this.holder.once("exit", () => r()));
+      this.holder.kill("SIGKILL");
+      await gone;
+    }
   }
 }
 

@@ -33,28 +33,26 @@ const API_REGISTER = `api_register() {
 }`;
 
 /**
- * systemctl: there is no systemd as PID 1 in a chroot. Records every call (the tests check that
- * containerd is restarted on the first run and not on the second) and answers queries as if the unit
- * were healthy. It never starts a daemon.
+ * systemctl (test/sandbox/bin/systemctl.sh): there is no systemd as PID 1 in a chroot. Records every call
+ * (the tests check that containerd is restarted on the first run and not on the second) and answers
+ * queries as if the unit were healthy, starting nothing; a kubelet restart publishes its version in the
+ * shared API state. keepalived and haproxy are real: enable/disable make the [Install] symlink,
+ * start/restart/reload/stop run the real daemons in the node's namespaces, is-active/is-enabled tell
+ * the truth (vip.sh, reset.sh and undo-prep.sh decide by them).
  */
-export const SYSTEMCTL = `#!/bin/bash
-# sandbox stand-in for systemctl (no systemd as PID 1 here): records the call, starts nothing.
+export const SYSTEMCTL = binText("systemctl.sh");
+
+/**
+ * policy-rc.d: the usual chroot guard (invoke-rc.d asks it before a package's maintainer script starts a
+ * service). Without systemd, invoke-rc.d would run the packages' /etc/init.d scripts (haproxy's and
+ * keepalived's postinst call it) and start daemons behind the systemctl stand-in's back; on a real node
+ * the package's start goes through systemd (deb-systemd-invoke), and vip.sh restarts the units anyway.
+ * Exit 101 = "action forbidden" (Debian policy, invoke-rc.d(8)).
+ */
+export const POLICY_RC_D = `#!/bin/sh
+# sandbox stand-in: no init system here; services are started through the systemctl stand-in.
 ${RECORD}
-# A (re)started kubelet reports its version in its Node's status (the shared API state, if any).
-case "$1 \${2:-}" in "restart kubelet"|"start kubelet")
-  n="$(hostname)"
-  if [ -f ${API_DIR}/.sandbox-api ] && [ -d "${API_DIR}/nodes/$n" ]; then kubelet --version | awk '{print $2}' > "${API_DIR}/nodes/$n/kubeletVersion"; echo True > "${API_DIR}/nodes/$n/ready"; fi ;;
-esac
-quiet=false
-for a in "$@"; do case "$a" in -q|--quiet) quiet=true ;; esac; done
-for a in "$@"; do
-  case "$a" in
-    is-active) $quiet || echo active; exit 0 ;;
-    is-enabled) $quiet || echo enabled; exit 0 ;;
-    is-system-running) $quiet || echo running; exit 0 ;;
-  esac
-done
-exit 0
+exit 101
 `;
 
 /**
@@ -94,20 +92,26 @@ export function kubeadmStandIn(version: string): string {
   return `#!/bin/bash
 # sandbox stand-in for kubeadm v${version}
 ${RECORD}
+# With a shared API state, every node's calls also go to one cluster-wide list, in order.
+if [ -f ${API_DIR}/.sandbox-api ]; then printf '%s %s\n' "$(hostname)" "$*" >> ${API_DIR}/kubeadm-calls.log; fi
 KVER=${version}
 KETCD=${img.etcd}
 ${API_REGISTER}
 ${binText("kubeadm-upgrade.sh")}
+${binText("kubeadm-ha.sh")}
 repo=registry.k8s.io
 prev=""
+cfgpath=""
+upload=false
 for a in "$@"; do
   case "$prev" in
     --image-repository) repo="$a" ;;
-    --config) cp "$a" "${LOG_DIR}/kubeadm-$1-config.yaml" 2>/dev/null || true ;;
+    --config) cfgpath="$a"; cp "$a" "${LOG_DIR}/kubeadm-$1-config.yaml" 2>/dev/null || true ;;
   esac
-  case "$a" in --image-repository=*) repo="\${a#*=}" ;; --config=*) cp "\${a#*=}" "${LOG_DIR}/kubeadm-$1-config.yaml" 2>/dev/null || true ;; esac
+  case "$a" in --image-repository=*) repo="\${a#*=}" ;; --config=*) cfgpath="\${a#*=}"; cp "\${a#*=}" "${LOG_DIR}/kubeadm-$1-config.yaml" 2>/dev/null || true ;; --upload-certs) upload=true ;; esac
   prev="$a"
 done
+API=${API_DIR}
 pki=/etc/kubernetes/pki
 # Certificates as kubeadm makes them: three CAs (10 years), leaf certificates (1 year) in pki/ and the
 # client certificates embedded in the kubeconfigs (client-certificate-data). EC keys keep it fast.
@@ -165,6 +169,11 @@ case "$1" in
       "images pull") images | sed 's/^/[config\\/images] Pulled /' ;;
     esac ;;
   init)
+    if [ "\${2:-} \${3:-}" = "phase upload-certs" ]; then
+      $upload || { echo "sandbox stand-in: init phase upload-certs without --upload-certs does nothing" >&2; exit 0; }
+      ha_upload_certs "$cfgpath" || exit 1
+      exit 0
+    fi
     cfg=${LOG_DIR}/kubeadm-init-config.yaml
     tok="$(grep -oE '[a-z0-9]{6}\.[a-z0-9]{16}' "$cfg" | head -n1)"
     adv="$(sed -n 's/^ *advertiseAddress: *//p' "$cfg" | tr -d '"' | head -n1)"
@@ -185,8 +194,14 @@ case "$1" in
     done
     if [ -f ${API_DIR}/.sandbox-api ]; then
       mkdir -p ${API_DIR}/kubeadm-config
+      cpe="$(sed -n 's/^controlPlaneEndpoint: *//p' "$cfg" | tr -d '"' | head -n1)"
       printf 'apiVersion: kubeadm.k8s.io/v1beta3\nkind: ClusterConfiguration\nkubernetesVersion: v${version}\n' > ${API_DIR}/kubeadm-config/ClusterConfiguration
+      [ -z "$cpe" ] || echo "controlPlaneEndpoint: $cpe" >> ${API_DIR}/kubeadm-config/ClusterConfiguration
+      echo "imageRepository: $r" >> ${API_DIR}/kubeadm-config/ClusterConfiguration
       api_register
+      ha_label_cp
+      ha_member_add "$adv"
+      if $upload; then ha_upload_certs "$cfg" || exit 1; fi
     fi
     echo 'kind: KubeletConfiguration' > /var/lib/kubelet/config.yaml
     echo 'KUBELET_KUBEADM_ARGS="--container-runtime-endpoint=unix:///var/run/containerd/containerd.sock"' > /var/lib/kubelet/kubeadm-flags.env
@@ -194,6 +209,10 @@ case "$1" in
     echo "[bootstrap-token] Using token: $tok"
     echo "kubeadm join $adv:6443 --token $tok --discovery-token-ca-cert-hash sha256:0000" ;;
   join)
+    if grep -q '^controlPlane:' "${LOG_DIR}/kubeadm-join-config.yaml" 2>/dev/null; then
+      ha_join_control_plane "${LOG_DIR}/kubeadm-join-config.yaml" || exit 1
+      exit 0
+    fi
     mkdir -p /etc/kubernetes/pki /var/lib/kubelet
     echo "# sandbox stand-in" > /etc/kubernetes/pki/ca.crt
     echo "# sandbox stand-in kubelet.conf" > /etc/kubernetes/kubelet.conf
@@ -236,6 +255,7 @@ case "$1" in
     esac ;;
   reset)
     echo "[reset] sandbox stand-in: deleting what kubeadm reset deletes"
+    ha_reset
     # cleanupnode.go CleanDir: the contents of manifests/, pki/ and /var/lib/kubelet, dotfiles included
     # (the kubelet package's .kubelet-keep files too); the directories themselves stay.
     find /etc/kubernetes/manifests /etc/kubernetes/pki -mindepth 1 -delete 2>/dev/null || true

@@ -4,7 +4,7 @@
 API=/srv/api
 err() { echo "error: $*" >&2; exit 1; }
 # Global flags and the ones the node scripts pass; what is left are the verb and its arguments.
-kc="" ns=default all=false out="" fsel="" force=false ignore_ds=false ignore_nf=false overwrite=false args=()
+kc="" ns=default all=false out="" fsel="" lsel="" force=false ignore_ds=false ignore_nf=false overwrite=false args=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --kubeconfig) kc="$2"; shift ;;
@@ -18,6 +18,8 @@ while [ $# -gt 0 ]; do
     -o=*|--output=*) out="${1#*=}" ;;
     --field-selector) fsel="$2"; shift ;;
     --field-selector=*) fsel="${1#*=}" ;;
+    -l|--selector) lsel="$2"; shift ;;
+    -l=*|--selector=*) lsel="${1#*=}" ;;
     --force|--force=true) force=true ;;
     --ignore-daemonsets|--ignore-daemonsets=true) ignore_ds=true ;;
     --ignore-not-found|--ignore-not-found=true) ignore_nf=true ;;
@@ -32,7 +34,7 @@ case "${1:-}" in version) echo "Client Version: v@VERSION@"; exit 0 ;; esac
 # Without the shared API state (other sandbox files) "the API answers" and nothing more.
 [ -f "$API/.sandbox-api" ] || exit 0
 
-# --- objects: nodes/<name>/{kubeletVersion,ready,unschedulable,annotations/<key with / as %>}, pods/<ns>/<name>
+# --- objects: nodes/<name>/{kubeletVersion,ready,unschedulable,annotations/<key with / as %>,labels/<key with / as %>}, pods/<ns>/<name>
 # (lines node=, owner=, mirror=), kubeadm-config/ClusterConfiguration.
 field() { # field KIND ID EXPR: one jsonpath field of one object (the expressions the node scripts use)
   local d v
@@ -89,6 +91,11 @@ case "${1:-} ${2:-}" in
       ids=("$3")
     else
       ids=(); for d in "$API"/nodes/*/; do [ -d "$d" ] && ids+=("$(basename "$d")"); done
+      # -l KEY: nodes that have the label (existence selector, the only form the node scripts use).
+      if [ -n "$lsel" ]; then
+        case "$lsel" in *=*|*,*|'!'*) err "sandbox stand-in kubectl: unsupported label selector $lsel" ;; esac
+        sel=(); for i in "${ids[@]}"; do [ -f "$API/nodes/$i/labels/${lsel//\//%}" ] && sel+=("$i"); done; ids=("${sel[@]}")
+      fi
     fi
     case "$out" in
       jsonpath=*) jsonpath node "${out#jsonpath=}" "${ids[@]}" ;;
@@ -149,6 +156,8 @@ case "${1:-} ${2:-}" in
     done
     echo "node/$2 drained" ;;
   "taint node") ;;
+  "delete node")
+    if node_exists "$3"; then rm -rf "${API:?}/nodes/$3"; echo "node \"$3\" deleted"; elif $ignore_nf; then :; else err "nodes \"$3\" not found"; fi ;;
   *) err "sandbox stand-in kubectl: unsupported command: $*" ;;
 esac
 exit 0
