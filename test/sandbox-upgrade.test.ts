@@ -287,6 +287,8 @@ d("upgrades in Debian sandboxes: 1.30.12 -> 1.31.6, the kubeadm way", () => {
   describe("interrupted upgrades resume (kubernetes.version minor-only: 1.31)", () => {
     const c = {} as Cluster;
     let cpDied: RunResult;
+    let cpLate: RunResult;
+    let applyCallsAfterLate = 0;
     let cpResumed: RunResult;
     let halfDone: RunResult;
     let wDied: RunResult;
@@ -309,9 +311,14 @@ d("upgrades in Debian sandboxes: 1.30.12 -> 1.31.6, the kubeadm way", () => {
       await Promise.all([ok(c.cp.run(prepScript(NEWb, cpS))), ok(c.ws[0].run(prepScript(NEWb, wS)))]);
       c.cp.clearCalls();
       c.ws[0].clearCalls();
-      // The control plane's upgrade dies right after `kubeadm upgrade apply` did its work.
+      // The control plane's `kubeadm upgrade apply` does its work and then fails (exit 1): not finished.
       fs.writeFileSync(path.join(c.cp.root, "sandbox-log/die-after-apply"), "");
       cpDied = await c.cp.run(upgradeControlPlaneScript(NEWb, cpS));
+      // The next run applies again (an apply that did not exit 0 may have stopped before its late phases),
+      // this time successfully, and then dies later, at the kubelet's daemon-reload.
+      fs.writeFileSync(path.join(c.cp.root, "sandbox-log/fail-daemon-reload"), "");
+      cpLate = await c.cp.run(upgradeControlPlaneScript(NEWb, cpS));
+      applyCallsAfterLate = c.cp.calls("kubeadm").filter((x) => x.startsWith("upgrade apply")).length;
       cpResumed = await c.cp.run(upgradeControlPlaneScript(NEWb, cpS));
       // A half-done apply: the static pods are new but kube-system/kubeadm-config still says v1.30.12.
       fs.writeFileSync(path.join(c.api, "kubeadm-config/ClusterConfiguration"), fs.readFileSync(path.join(c.api, "kubeadm-config/ClusterConfiguration"), "utf8").replace("v1.31.6", "v1.30.12"));
@@ -325,10 +332,16 @@ d("upgrades in Debian sandboxes: 1.30.12 -> 1.31.6, the kubeadm way", () => {
       userCordon = { drain, uncordon: await c.cp.run(upgradeUncordonScript(NEWb, wS)) };
     }, 300_000);
 
-    test("the control plane: the run that died after apply fails naming it; the next run does not apply again and finishes", async () => {
+    test("the control plane: an apply that failed is run again; once an apply finished, a run that died later never runs it again", async () => {
       expect(cpDied.code).not.toBe(0);
       expect(cpDied.stderr).toMatch(/FAILED \[upgrade b-control\] kubeadm upgrade apply v1\.31\.6: kubeadm upgrade apply v1\.31\.6 failed or timed out/);
       expect(cpDied.stderr).toMatch(/kubernetes\.version 1\.31: the newest patch in the repository is 1\.31\.6/);
+      // The failed apply left its mark: the next run applies again.
+      expect(cpLate.code).not.toBe(0);
+      expect(cpLate.stderr).toMatch(/kubeadm upgrade apply v1\.31\.6 started earlier but never finished/);
+      expect(cpLate.stderr).toMatch(/applied: the cluster runs v1\.31\.6/);
+      expect(cpLate.stderr).toMatch(/FAILED \[upgrade b-control\] kubelet kubectl 1\.31\.6: systemctl daemon-reload failed/);
+      expect(applyCallsAfterLate).toBe(2);
       expectOk(cpResumed);
       expect(cpResumed.stderr).toMatch(/already applied: kubeadm-config and the kube-apiserver manifest are at v1\.31\.6; not run again/);
       expect(cpResumed.stdout).toBe("control plane b-control upgraded to v1.31.6\n");
@@ -339,7 +352,7 @@ d("upgrades in Debian sandboxes: 1.30.12 -> 1.31.6, the kubeadm way", () => {
     test("a half-done apply (manifests new, kubeadm-config old) is run again", () => {
       expectOk(halfDone);
       expect(halfDone.stderr).toMatch(/half-done apply \(manifests at v1\.31\.6, kubeadm-config at v1\.30\.12\): running it again/);
-      expect(c.cp.calls("kubeadm").filter((x) => x.startsWith("upgrade apply"))).toEqual(["upgrade apply -y v1.31.6", "upgrade apply -y v1.31.6"]);
+      expect(c.cp.calls("kubeadm").filter((x) => x.startsWith("upgrade apply"))).toEqual(["upgrade apply -y v1.31.6", "upgrade apply -y v1.31.6", "upgrade apply -y v1.31.6"]);
       expect(clusterVersion(c.api)).toBe("v1.31.6");
       expect(halfDone.stderr).toMatch(/no drain needed/);
     });

@@ -15,6 +15,13 @@
 #                               (/etc/keepalived/keepalived.conf) is honoured like systemd does.
 @RECORD@
 API=/srv/api
+# Test hook (removed when used): /sandbox-log/fail-daemon-reload makes one `daemon-reload` fail, like a
+# run that dies after its earlier steps succeeded.
+if [ "${1:-}" = daemon-reload ] && [ -f /sandbox-log/fail-daemon-reload ]; then
+  rm -f /sandbox-log/fail-daemon-reload
+  echo "sandbox test hook: daemon-reload fails once" >&2
+  exit 1
+fi
 # A (re)started kubelet reports its version in its Node's status (the shared API state, if any).
 case "$1 ${2:-}" in "restart kubelet"|"start kubelet")
   n="$(hostname)"
