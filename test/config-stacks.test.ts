@@ -110,7 +110,7 @@ function keyPaths(v: unknown, prefix: string, out: Set<string>): void {
 describe("Pulumi.ha.yaml", () => {
   const spec = buildClusterSpec(rawConfigFromStackFile(HA));
 
-  test("three control planes (the first runs init) and two workers behind 192.168.56.100:8443, held by keepalived/haproxy", () => {
+  test("three control planes (the first runs init) and two workers behind 192.168.56.50:8443, held by keepalived/haproxy", () => {
     expect(spec.nodes.map((n) => `${n.name}/${n.role}/${n.ip}`)).toEqual([
       "k8s-cp-1/control-plane/192.168.56.11",
       "k8s-cp-2/control-plane/192.168.56.12",
@@ -118,7 +118,7 @@ describe("Pulumi.ha.yaml", () => {
       "k8s-worker-1/worker/192.168.56.21",
       "k8s-worker-2/worker/192.168.56.22",
     ]);
-    expect(spec.kubernetes.controlPlaneEndpoint).toEqual({ address: "192.168.56.100", port: 8443, holder: "keepalived-haproxy", vrrpRouterId: 100 });
+    expect(spec.kubernetes.controlPlaneEndpoint).toEqual({ address: "192.168.56.50", port: 8443, holder: "keepalived-haproxy", vrrpRouterId: 50 });
   });
 
   test("is the dev lab apart from the nodes, the endpoint and the control-plane memory", () => {

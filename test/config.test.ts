@@ -161,8 +161,8 @@ describe("valid configs and defaults", () => {
       { name: "k8s-worker-1", role: "worker", ip: "192.168.56.20" },
       { name: "k8s-worker-2", role: "worker", ip: "192.168.56.30" },
     ]);
-    const custom = withKey(raw, "nodeCount", { workers: 1, firstIp: "192.168.56.100", ipStep: 1, namePrefix: "lab" });
-    expect(buildClusterSpec(custom).nodes.map((n) => `${n.name}@${n.ip}`)).toEqual(["lab-control@192.168.56.100", "lab-worker-1@192.168.56.101"]);
+    const custom = withKey(raw, "nodeCount", { workers: 1, firstIp: "192.168.56.110", ipStep: 1, namePrefix: "lab" });
+    expect(buildClusterSpec(custom).nodes.map((n) => `${n.name}@${n.ip}`)).toEqual(["lab-control@192.168.56.110", "lab-worker-1@192.168.56.111"]);
   });
 
   test("nodeCount on aliyun starts inside the vSwitch", () => {
@@ -281,12 +281,12 @@ describe("problems: provider and nodes", () => {
 
   test("two (or four) control planes are refused: etcd needs an odd count; the message says why and what to use", () => {
     const cps = (n: number) => Array.from({ length: n }, (_, i) => ({ name: `cp${i + 1}`, role: "control-plane", ip: `192.168.56.${11 + i}` }));
-    const two = withKey(withKey(vbRaw(), "nodes", [...cps(2), { name: "w", role: "worker", ip: "192.168.56.20" }]), "kubernetes.controlPlaneEndpoint", "192.168.56.100");
+    const two = withKey(withKey(vbRaw(), "nodes", [...cps(2), { name: "w", role: "worker", ip: "192.168.56.20" }]), "kubernetes.controlPlaneEndpoint", "192.168.56.50");
     const p = expectOnlyProblem(two, "kubeadm-cluster:nodes", "cp1, cp2", "majority");
     expect(p).toMatch(/use 1 or 3/);
-    const four = withKey(withKey(vbRaw(), "nodes", cps(4)), "kubernetes.controlPlaneEndpoint", "192.168.56.100");
+    const four = withKey(withKey(vbRaw(), "nodes", cps(4)), "kubernetes.controlPlaneEndpoint", "192.168.56.50");
     expect(expectOnlyProblem(four, "kubeadm-cluster:nodes")).toMatch(/use 3 or 5/);
-    expect(expectOnlyProblem(withKey(withKey(vbRaw(), "nodes", cps(9)), "kubernetes.controlPlaneEndpoint", "192.168.56.100"), "kubeadm-cluster:nodes")).toMatch(/at most 7/);
+    expect(expectOnlyProblem(withKey(withKey(vbRaw(), "nodes", cps(9)), "kubernetes.controlPlaneEndpoint", "192.168.56.50"), "kubeadm-cluster:nodes")).toMatch(/at most 7/);
   });
 
   test("three control planes on VirtualBox: the endpoint is required, inside the host-only network, and no node's IP", () => {
@@ -301,8 +301,8 @@ describe("problems: provider and nodes", () => {
     expectOnlyProblem(at("192.168.56.12"), "kubeadm-cluster:kubernetes.controlPlaneEndpoint", "IP of node cp2");
     expectOnlyProblem(at("10.0.0.5"), "kubeadm-cluster:kubernetes.controlPlaneEndpoint", "outside virtualbox.hostOnlyCidr");
     expectOnlyProblem(at("192.168.56.300"), "kubeadm-cluster:kubernetes.controlPlaneEndpoint", "not an IPv4 address");
-    const spec = buildClusterSpec(at("192.168.56.100"));
-    expect(spec.kubernetes.controlPlaneEndpoint).toEqual({ address: "192.168.56.100", port: 8443, holder: "keepalived-haproxy", vrrpRouterId: 100 });
+    const spec = buildClusterSpec(at("192.168.56.50"));
+    expect(spec.kubernetes.controlPlaneEndpoint).toEqual({ address: "192.168.56.50", port: 8443, holder: "keepalived-haproxy", vrrpRouterId: 50 });
     expect(spec.nodes.map((n) => n.name)).toEqual(["cp1", "cp2", "cp3", "w1"]);
   });
 
@@ -325,11 +325,11 @@ describe("problems: provider and nodes", () => {
 
   test("one control plane: no endpoint unless set on purpose (then it is used, so adding control planes later needs no new certificates)", () => {
     expect(buildClusterSpec(vbRaw()).kubernetes.controlPlaneEndpoint).toBeUndefined();
-    expect(buildClusterSpec(withKey(vbRaw(), "kubernetes.controlPlaneEndpoint", "192.168.56.100")).kubernetes.controlPlaneEndpoint).toEqual({
-      address: "192.168.56.100",
+    expect(buildClusterSpec(withKey(vbRaw(), "kubernetes.controlPlaneEndpoint", "192.168.56.50")).kubernetes.controlPlaneEndpoint).toEqual({
+      address: "192.168.56.50",
       port: 8443,
       holder: "keepalived-haproxy",
-      vrrpRouterId: 100,
+      vrrpRouterId: 50,
     });
     expect(buildClusterSpec(existingRaw()).kubernetes.controlPlaneEndpoint).toBeUndefined();
   });
@@ -396,13 +396,20 @@ describe("problems: provider and nodes", () => {
   });
 
   test("nodeCount that runs past the network says which generated node and how to fix it", () => {
-    const raw = withKey(withKey(vbRaw(), "nodes", undefined), "nodeCount", { workers: 25 });
-    // .10 + 10*24 = .250 fits; worker 25 would be 192.168.56.260 -> 192.168.57.4
-    expectOnlyProblem(raw, "kubeadm-cluster:nodeCount (generated k8s-worker-25 ip)", '"192.168.57.4"', "outside virtualbox.hostOnlyCidr", "nodeCount");
- 
+    const raw = withKey(withKey(vbRaw(), "nodes", undefined), "nodeCount", { workers: 25, firstIp: "192.168.56.11" });
+    // .11 + 10*24 = .251 fits; worker 25 would be 192.168.56.261 -> 192.168.57.5
+    expectOnlyProblem(raw, "kubeadm-cluster:nodeCount (generated k8s-worker-25 ip)", '"192.168.57.5"', "outside virtualbox.hostOnlyCidr", "nodeCount");
+
     // 100 workers run far past it: still one problem, for the first node outside
     const many = withKey(raw, "nodeCount.workers", 100);
     expectOnlyProblem(many, "kubeadm-cluster:nodeCount (generated k8s-worker-25 ip)");
+  });
+
+  test("a generated node on .100, VirtualBox's host-only DHCP server, is refused with the fix", () => {
+    // The default .10 + 10*9 = .100.
+    const raw = withKey(withKey(vbRaw(), "nodes", undefined), "nodeCount", { workers: 9 });
+    expectOnlyProblem(raw, "kubeadm-cluster:nodeCount (generated k8s-worker-9 ip)", '"192.168.56.100"', "DHCP server", "nodeCount.firstIp / ipStep");
+    expectOnlyProblem(withKey(vbRaw(), "nodes", [{ name: "cp", role: "control-plane", ip: "192.168.56.100" }]), 'kubeadm-cluster:nodes[0].ip = "192.168.56.100"', "DHCP server");
   });
 
   test("nodes and nodeCount together", () => {

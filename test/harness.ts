@@ -107,6 +107,10 @@ export function defaultMockState(args: pulumi.runtime.MockResourceArgs): Record<
       for (let i = 0; i < length; i++) result += alphabet[parseInt(hex.slice(i * 2, i * 2 + 2), 16) % alphabet.length];
       return { ...inputs, result };
     }
+    case "random:index/randomBytes:RandomBytes": {
+      const hex = fakeHex(`random-bytes:${args.name}`, Number(inputs.length ?? 32) * 2);
+      return { ...inputs, hex, base64: Buffer.from(hex, "hex").toString("base64") };
+    }
     case "random:index/randomId:RandomId": {
       // hex is lowercase, 2 characters per byte (terraform-provider-random resource_id.go: hex.EncodeToString).
       const hex = fakeHex(`random-id:${args.name}`, Number(inputs.byteLength ?? 8) * 2);

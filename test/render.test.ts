@@ -135,9 +135,9 @@ describe.each(["dev", "aliyun", "ha"])("render of stack %s", (stack) => {
         const s = defaultMockState({ type: r.type, name: r.name, inputs: {} } as never) as Record<string, string>;
         secrets.push(s.privateKeyOpenssh, s.privateKeyOpenssh.split("\n")[1]);
       }
-      if (r.type === "random:index/randomId:RandomId") {
+      if (r.type === "random:index/randomBytes:RandomBytes") {
         // The HA certificate key.
-        secrets.push(String((defaultMockState({ type: r.type, name: r.name, inputs: { byteLength: r.inputs.byteLength } } as never) as Record<string, unknown>).hex));
+        secrets.push(String((defaultMockState({ type: r.type, name: r.name, inputs: { length: r.inputs.length } } as never) as Record<string, unknown>).hex));
       }
       if (r.type === "random:index/randomPassword:RandomPassword") {
         const pw = String((defaultMockState({ type: r.type, name: r.name, inputs: { length: r.inputs.length } } as never) as Record<string, unknown>).result);

@@ -222,9 +222,10 @@ describe("3 control planes + 2 workers behind a public NLB", () => {
     ]);
     // Fixed private addresses: the old NLB must go before a replacement can take them.
     expect(nlb.deleteBeforeReplace).toBe(true);
-    // Deleted only after every control-plane instance (and so after every node command that uses it); workers are not waited for.
+    // Created after every instance, workers too: it takes local addresses from the nodes' vSwitch and must
+    // not take a node's fixed IP before that node exists.
     for (let i = 1; i <= 3; i++) expect(nlb.dependsOn).toContain(`kubeadm-cp-${i}-ecs`);
-    expect(nlb.dependsOn.filter((d) => d.startsWith("kubeadm-w-"))).toEqual([]);
+    expect(nlb.dependsOn.filter((d) => d.startsWith("kubeadm-w-")).sort()).toEqual(["kubeadm-w-1-ecs", "kubeadm-w-2-ecs"]);
   });
 
   test("second vSwitch: default CIDR at the top of the VPC, the first other NLB zone, kept (ignoreChanges), old one first on replace", () => {

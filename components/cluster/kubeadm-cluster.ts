@@ -117,10 +117,12 @@ export class KubeadmCluster extends pulumi.ComponentResource {
     const cpHosts = this.hosts.filter((h) => h.role === "control-plane");
     const cpHost = cpHosts[0];
     if (!cpHost) throw new Error("internal: validated spec has no control plane");
-    // HA: the key the control-plane certificates are uploaded with (secret; 32 random bytes as hex, the
-    // format kubeadm wants). One control plane needs none.
+    // HA: the key the control-plane certificates are uploaded with (32 random bytes as hex, the format
+    // kubeadm wants). RandomBytes, not RandomId: its outputs are secret in the state and its id is not the
+    // value (@pulumi/random randomBytes: "Use this in preference to random.RandomId when the output is
+    // considered sensitive"; RandomId's id is the value in base64url). One control plane needs none.
     const certificateKey =
-      cpHosts.length > 1 ? pulumi.secret(new random.RandomId(`${c}-certificate-key`, { byteLength: 32 }, child).hex) : undefined;
+      cpHosts.length > 1 ? pulumi.secret(new random.RandomBytes(`${c}-certificate-key`, { length: 32 }, child).hex) : undefined;
     const controlPlane = new ControlPlane(
       `${c}-${cpHost.name}`,
       {

@@ -72,17 +72,18 @@ export function readControlPlaneEndpoint(i: EndpointInput, probs: Problems): Con
       if (!i.vswitch) return undefined; // the vSwitch's own problem is reported
       address = defaultEndpointIp(i.vswitch.text);
     } else {
-      const example = i.net.cidr ? formatIpv4(lastAddress(i.net.cidr) - 5) : "192.168.56.100";
+      // Below VirtualBox's DHCP pool (.100 and up on a host-only network) and away from the node IPs.
+      const example = i.net.cidr ? formatIpv4(i.net.cidr.network + 50) : "192.168.56.50";
       probs.at(
         KEY,
-        `required with ${cps.length} control-plane nodes: a free address on the node network that keepalived moves between them, e.g. "${example}" (not a node's IP, not handed out by DHCP)`,
+        `required with ${cps.length} control-plane nodes: a free address on the node network that keepalived moves between them, e.g. "${example}" (not a node's IP, not in a DHCP pool: VirtualBox's host-only DHCP uses .100-.254)`,
       );
       return undefined;
     }
   }
   const ip = parseIpv4(address);
   if (ip === undefined) {
-    probs.bad(KEY, address, 'not an IPv4 address; e.g. "192.168.56.100" (the port is chosen for you: 8443 with keepalived/haproxy, 6443 on Aliyun)');
+    probs.bad(KEY, address, 'not an IPv4 address; e.g. "192.168.56.50" (the port is chosen for you: 8443 with keepalived/haproxy, 6443 on Aliyun)');
     return undefined;
   }
   const node = i.drafts.find((d) => d.spec.ip === address);

@@ -67,6 +67,9 @@ export function virtualBoxMachineNet(vb: VirtualBoxRead | undefined): MachineNet
   return machineNetIn(vb?.cidr, mustParseCidr(DEFAULT_HOST_ONLY_CIDR), "virtualbox.hostOnlyCidr", (c) => [
     [c.network, "the network address of virtualbox.hostOnlyCidr"],
     [c.network + 1, "the host's own address on the host-only adapter (.1)"],
+    // VirtualBox's host-only DHCP server sits on .100 (and hands out .101-.254) by default
+    // (`VBoxManage list dhcpservers` on a fresh vboxnet0: IP 192.168.56.100, lower .101, upper .254).
+    ...(c.prefix <= 25 ? ([[c.network + 100, "VirtualBox's host-only DHCP server address (.100)"]] as [number, string][]) : []),
     [lastAddress(c), "the broadcast address of virtualbox.hostOnlyCidr"],
   ]);
 }

@@ -30,6 +30,8 @@ export interface AliyunApiLoadBalancerArgs {
   readonly secondVswitchCidr?: string;
   /** Backends: every control-plane instance, keyed by node name (one attachment each). */
   readonly controlPlanes: readonly { readonly name: string; readonly instance: alicloud.ecs.Instance }[];
+  /** The other instances in the nodes' vSwitch (workers): the NLB is created after them (their fixed IPs). */
+  readonly otherInstances?: readonly alicloud.ecs.Instance[];
 }
 
 export class AliyunApiLoadBalancer extends pulumi.ComponentResource {
@@ -106,9 +108,11 @@ export class AliyunApiLoadBalancer extends pulumi.ComponentResource {
       );
     const eips = plan.internet ? [eip("primary"), eip("secondary")] : [];
 
-    // controlPlanes[*].instance: the NLB is deleted only after them (dependsOn), so on destroy every node
-    // command that still talks to the API through it has run before the endpoint disappears.
-    const instances = args.controlPlanes.map((c) => c.instance);
+    // Created after every instance (control planes and workers, `instances`): the NLB takes local
+    // addresses from the nodes' vSwitch ("Specify a private IP for an NLB instance"), so it must not pick a
+    // node's fixed IP before that node exists. (Pulumi deletes it before them on destroy; the node
+    // commands that talk through it are skipped then: deletedWith their machines.)
+    const instances = [...args.controlPlanes.map((c) => c.instance), ...(args.otherInstances ?? [])];
     this.loadBalancer = new alicloud.nlb.LoadBalancer(
       `${name}-nlb`,
       {

@@ -188,6 +188,7 @@ export class AliyunMachines extends pulumi.ComponentResource {
           endpointIp: args.apiLoadBalancer.endpointIp,
           secondVswitchCidr: args.apiLoadBalancer.secondVswitchCidr,
           controlPlanes,
+          otherInstances: this.hosts.filter((h) => h.role !== "control-plane").map((h) => h.machine as alicloud.ecs.Instance),
         },
         { parent: this },
       );

@@ -26,9 +26,9 @@ export function placeholderState(secrets: KnownSecret[]): (args: pulumi.runtime.
       case "random:index/randomPassword:RandomPassword":
         secrets.push({ value: String(state.result), what: `random password ${args.name}` });
         break;
-      case "random:index/randomId:RandomId":
+      case "random:index/randomBytes:RandomBytes":
         // The HA certificate key.
-        secrets.push({ value: String(state.hex), what: `random key ${args.name}` });
+        secrets.push({ value: String(state.hex), what: `random key ${args.name}` }, { value: String(state.base64), what: `random key ${args.name}` });
         break;
       case "tls:index/privateKey:PrivateKey":
         for (const k of ["privateKeyOpenssh", "privateKeyPem", "privateKeyPemPkcs8"]) {
