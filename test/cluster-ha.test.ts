@@ -193,7 +193,8 @@ describe("Aliyun with three control planes: the API load balancer is the endpoin
       { name: "m3", role: "control-plane", ip: "172.16.1.12" },
       { name: "w1", role: "worker", ip: "172.16.1.20" },
     ];
-    const kubernetes = { ...(JSON.parse(base.kubernetes) as Obj) };
+    // HA needs 1.29+ (the aliyun stack pins the runbook's 1.28.9).
+    const kubernetes = { ...(JSON.parse(base.kubernetes) as Obj), version: "1.30.12" };
     ({ rs, outputs } = await program("aliyun", { ...base, nodes: JSON.stringify(nodes), kubernetes: JSON.stringify(kubernetes) }));
   });
 

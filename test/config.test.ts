@@ -307,7 +307,7 @@ describe("problems: provider and nodes", () => {
   });
 
   test("Aliyun HA: the load balancer's private address defaults inside the vSwitch; a configured one is checked", () => {
-    const three = withKey(aliyunRaw(), "nodes", [
+    const three = withKey(withKey(aliyunRaw(), "kubernetes.version", "1.30.12"), "nodes", [
       { name: "m1", role: "control-plane", ip: "172.16.1.10" },
       { name: "m2", role: "control-plane", ip: "172.16.1.11" },
       { name: "m3", role: "control-plane", ip: "172.16.1.12" },
@@ -321,6 +321,16 @@ describe("problems: provider and nodes", () => {
     expect(buildClusterSpec(withKey(three, "kubernetes.controlPlaneEndpoint", "172.16.1.200")).kubernetes.controlPlaneEndpoint?.address).toBe("172.16.1.200");
     expectOnlyProblem(withKey(three, "kubernetes.controlPlaneEndpoint", "172.16.9.9"), "kubeadm-cluster:kubernetes.controlPlaneEndpoint", "outside aliyun.vswitchCidr");
     expectOnlyProblem(withKey(three, "kubernetes.controlPlaneEndpoint", "172.16.1.254"), "kubeadm-cluster:kubernetes.controlPlaneEndpoint", "reserved by Aliyun");
+  });
+
+  test("three control planes on 1.28 are refused: etcd learner mode (safe joins) is on by default from 1.29", () => {
+    const three = withKey(withKey(vbRaw(), "kubernetes.controlPlaneEndpoint", "192.168.56.50"), "nodes", [
+      { name: "cp1", role: "control-plane", ip: "192.168.56.11" },
+      { name: "cp2", role: "control-plane", ip: "192.168.56.12" },
+      { name: "cp3", role: "control-plane", ip: "192.168.56.13" },
+    ]);
+    expect(expectOnlyProblem(withKey(three, "kubernetes.version", "1.28.9"), "kubeadm-cluster:nodes", "1.29 or newer")).toMatch(/learner/);
+    expect(buildClusterSpec(withKey(three, "kubernetes.version", "1.29.4")).nodes).toHaveLength(3);
   });
 
   test("one control plane: no endpoint unless set on purpose (then it is used, so adding control planes later needs no new certificates)", () => {

@@ -134,12 +134,13 @@ d("an HA control plane in Debian sandboxes: keepalived + haproxy for real, kubea
     fresh2 = cp2.n.digest(WATCHED, NOT_WATCHED);
     for (const f of [...USER_DB, "/var/lib/dpkg/triggers/File", "/etc/hosts"]) fresh2Text[f] = cp2.n.read(f) ?? "";
     for (const [i, s] of [...CPS, W].entries()) await lan.attach(made[i], IFACE, `${s.ip}/24`);
-    // A fake API server on each control plane: TLS on 6443, /healthz answers "ok" (openssl s_server -WWW
-    // serves files of its working directory), so haproxy's checks and keepalived's check script pass.
+    // A fake API server on each control plane: TLS on 6443, /healthz and /readyz answer "ok" (openssl
+    // s_server -WWW serves files of its working directory), so keepalived's check script (/healthz through
+    // haproxy) and haproxy's checks (/readyz) pass.
     for (const x of [cp1, cp2, cp3]) {
       expectOk(
         await x.n.exec(
-          "mkdir -p /srv/fake-api && cd /srv/fake-api && echo ok > healthz && " +
+          "mkdir -p /srv/fake-api && cd /srv/fake-api && echo ok > healthz && echo ok > readyz && " +
             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout key.pem -out cert.pem -subj /CN=fake-apiserver -days 1 2>/dev/null && " +
             "(setsid openssl s_server -accept 6443 -cert cert.pem -key key.pem -WWW -quiet </dev/null >/dev/null 2>&1 &)",
         ),

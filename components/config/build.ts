@@ -128,7 +128,7 @@ function checkAcrossBlocks(b: Blocks, probs: Problems): ControlPlaneEndpointSpec
   checkAddonDependencies(b.addons, probs);
   checkChinaImages(b.addons, b.mirrors, probs);
   return readControlPlaneEndpoint(
-    { provider: b.provider, configured: b.k8s.endpoint, drafts: b.nodes.drafts, net: machineNet(b.provider, b.vb, b.al), vswitch: b.al?.vswitch, aliyun: b.al?.spec },
+    { provider: b.provider, configured: b.k8s.endpoint, drafts: b.nodes.drafts, net: machineNet(b.provider, b.vb, b.al), vswitch: b.al?.vswitch, aliyun: b.al?.spec, minor: b.k8s.versionValid ? b.k8s.spec.version.minor : undefined },
     probs,
   );
 }

@@ -50,6 +50,8 @@ export interface EndpointInput {
   readonly net: MachineNet;
   /** aliyun: the vSwitch (for the default address). */
   readonly vswitch?: Cidr;
+  /** The Kubernetes minor (HA needs 1.29+); undefined when the version is bad (reported). */
+  readonly minor?: number;
   /** aliyun: the networks (for the load balancer's second vSwitch). */
   readonly aliyun?: Pick<AliyunSpec, "vpcCidr" | "vswitchCidr" | "lbVswitchCidr">;
 }
@@ -64,6 +66,12 @@ export function readControlPlaneEndpoint(i: EndpointInput, probs: Problems): Con
   const cps = i.drafts.filter((d) => d.spec.role === "control-plane");
   const ha = cps.length > 1;
   if (i.provider === undefined) return undefined;
+  // Control planes join as etcd learners (non-voting until they have caught up) only from 1.29, where
+  // kubeadm's EtcdLearnerMode became beta and on by default (kubernetes#120228); before, a second
+  // member votes at once and a join that fails half-way leaves 1 of 2 members: no quorum, no API.
+  if (ha && i.minor !== undefined && i.minor < 29) {
+    probs.at(`${P}nodes`, `${cps.length} control planes need kubernetes.version 1.29 or newer (etcd learner mode, on by default from 1.29, makes a joining control plane safe); upgrade the single control plane first, then add control planes`);
+  }
   const aliyun = i.provider === "aliyun";
   let address = i.configured;
   if (address === undefined) {

@@ -14,6 +14,8 @@ export interface KubernetesRead {
   readonly svc?: Cidr;
   /** kubernetes.controlPlaneEndpoint as written (checked in ha.ts). */
   readonly endpoint?: string;
+  /** Whether kubernetes.version was valid (else spec.version is a placeholder). */
+  readonly versionValid: boolean;
 }
 
 export function readKubernetes(b: Block, provider: MachineProvider | undefined, probs: Problems): KubernetesRead {
@@ -36,7 +38,7 @@ export function readKubernetes(b: Block, provider: MachineProvider | undefined, 
   // Checked against the nodes and the machine network across blocks (ha.ts).
   const endpoint = b.str("controlPlaneEndpoint", undefined);
   b.finish();
-  return { spec, pod, svc, endpoint };
+  return { spec, pod, svc, endpoint, versionValid: version !== undefined };
 }
 
 /** `kubernetes.version`, required; undefined when missing or bad (reported). */

@@ -4,7 +4,7 @@
 //     planes: no multicast needed on host-only networks or LANs that filter it) and moves it when that
 //     node's health check fails;
 //   - haproxy on every control plane listens on the endpoint port (8443; the API server has 6443 on the
-//     same machine) and spreads connections over every API server whose /healthz answers.
+//     same machine) and spreads connections over every API server whose /readyz answers.
 // scripts/node/vip.sh installs them; the files are validated there with `keepalived -t` and `haproxy -c`.
 import { createHash } from "crypto";
 import { ClusterSpec, NodeSpec } from "../spec";
@@ -119,7 +119,7 @@ export function checkApiserverScript(spec: VipSettings): string {
 
 /**
  * /etc/haproxy/haproxy.cfg: TCP on the endpoint port to every control plane's API server, checked with
- * an HTTPS GET /healthz (`check check-ssl verify none`: the API server's certificate is signed by the
+ * an HTTPS GET /readyz (`check check-ssl verify none`: the API server's certificate is signed by the
  * cluster CA, which haproxy does not know; the check only asks whether it answers 200).
  */
 export function haproxyCfg(spec: VipSettings): string {
@@ -134,6 +134,10 @@ export function haproxyCfg(spec: VipSettings): string {
     "  mode tcp",
     "  log global",
     "  option tcplog",
+    // A connection refused by one API server is retried on another (without redispatch, haproxy
+    // retries the same server): after a reload every server starts "up" until its first check fails.
+    "  option redispatch",
+    "  retries 3",
     "  timeout connect 5s",
     // Watches stay open for minutes with little traffic; a short idle timeout would cut them.
     "  timeout client 1h",
@@ -144,7 +148,9 @@ export function haproxyCfg(spec: VipSettings): string {
     "  default_backend kube-apiservers",
     "",
     "backend kube-apiservers",
-    "  option httpchk GET /healthz",
+    // /readyz, not /healthz: an API server that is shutting down (a rolling upgrade, a certificate
+    // renewal) answers /readyz with 500 first, while /healthz stays 200 (kube-apiserver health checks).
+    "  option httpchk GET /readyz",
     "  http-check expect status 200",
     "  balance roundrobin",
     "  default-server inter 3s fall 3 rise 2",
