@@ -218,9 +218,16 @@ export function approveServingCertScript(node: NodeSpec): string {
   }, { tag: `serving cert ${node.name}`, logFd: 2 });
 }
 
-/** On the control plane, when a worker is removed: drain and delete its Node object. */
+/**
+ * On the first control plane, when a node is removed: drain it and delete its Node object; a further
+ * control plane (HA) also loses its etcd member (ETCD_MEMBER_IP), before its Node goes.
+ */
 export function drainNodeScript(node: NodeSpec): string {
-  return composeScript("node/drain-node.sh", { NODE_NAME: node.name, DRAIN_TIMEOUT: String(DRAIN_WAIT) }, { tag: `remove node ${node.name}`, logFd: 2 });
+  return composeScript(
+    "node/drain-node.sh",
+    { NODE_NAME: node.name, DRAIN_TIMEOUT: String(DRAIN_WAIT), ...(node.role === "control-plane" ? { ETCD_MEMBER_IP: node.ip } : {}) },
+    { tag: `remove node ${node.name}`, logFd: 2 },
+  );
 }
 
 export interface UndoPrepOptions {

@@ -290,9 +290,40 @@ export function kubectlStandIn(version: string): string {
 
 export function crictlStandIn(version: string): string {
   return `#!/bin/sh
-# sandbox stand-in for crictl ${version} (no containerd daemon runs here)
+# sandbox stand-in for crictl ${version} (no containerd daemon runs here). In an HA sandbox cluster
+# (shared API state at /srv/api) a control plane with a stacked etcd member has an "etcd" container, and
+# \`crictl exec <it> etcdctl ... member list|remove <id>\` works on the members kubeadm's stand-in keeps in
+# /srv/api/etcd/members/<node> (simple format: "<id>, started, <name>, <peer URL>, <client URL>, false").
 ${RECORD}
-case "$1" in --version|-v) echo "crictl version v${version}" ;; esac
+M=/srv/api/etcd/members
+member_id() { printf '%s' "$1" | md5sum | cut -c1-16; }
+case "$1" in
+  --version|-v) echo "crictl version v${version}" ;;
+  ps)
+    case "$*" in *etcd*) [ -f /srv/api/.sandbox-api ] && [ -f /etc/kubernetes/manifests/etcd.yaml ] && echo sandbox-etcd ;; esac ;;
+  exec)
+    [ "$2" = sandbox-etcd ] && [ "$3" = etcdctl ] || { echo "sandbox crictl: only etcdctl in the etcd container" >&2; exit 1; }
+    shift 3
+    words=""
+    for a in "$@"; do case "$a" in --*) ;; *) words="$words $a" ;; esac; done
+    # shellcheck disable=SC2086
+    set -- $words
+    case "$1 $2" in
+      "member list")
+        for f in "$M"/*; do
+          [ -f "$f" ] || continue
+          n=$(basename "$f"); u=$(cat "$f")
+          echo "$(member_id "$n"), started, $n, $u, \${u%:2380}:2379, false"
+        done ;;
+      "member remove")
+        for f in "$M"/*; do
+          [ -f "$f" ] || continue
+          if [ "$(member_id "$(basename "$f")")" = "$3" ]; then rm -f "$f"; echo "Member $3 removed from cluster"; exit 0; fi
+        done
+        echo "Error: etcdserver: member not found" >&2; exit 1 ;;
+      *) echo "sandbox etcdctl: unsupported: $*" >&2; exit 1 ;;
+    esac ;;
+esac
 exit 0
 `;
 }

@@ -102,9 +102,15 @@ ha_join_control_plane() { # ha_join_control_plane JOIN-CONFIG
 
 ha_reset() { # the reset phase remove-etcd-member, on a node with a stacked etcd member
   [ -f "$API/.sandbox-api" ] || return 0
+  # Like the real one, it needs the node's registration from the cluster (FetchInitConfigurationFromCluster
+  # -> getNodeRegistration): once the Node object is deleted it cannot remove the member.
   if [ -f /etc/kubernetes/manifests/etcd.yaml ] && [ -f "$API/etcd/members/$(hostname)" ]; then
-    rm -f "$API/etcd/members/$(hostname)"
-    echo "[reset] Removed this node's member from the etcd cluster"
+    if [ -d "$API/nodes/$(hostname)" ]; then
+      rm -f "$API/etcd/members/$(hostname)"
+      echo "[reset] Removed this node's member from the etcd cluster"
+    else
+      echo "[reset] WARNING: unable to get the node registration (Node $(hostname) not found): the etcd member is not removed" >&2
+    fi
   fi
   rm -f "$API/etcd/learners/$(hostname)"
 }
