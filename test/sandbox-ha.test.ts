@@ -395,6 +395,8 @@ d("an HA control plane in Debian sandboxes: keepalived + haproxy for real, kubea
       r.dropTwo = await check("version-check drop two", SPEC, { endpoint: EPOINT, controlPlanes: [CPS[0].name] });
       r.dropOne = await check("version-check drop one", SPEC, { endpoint: EPOINT, controlPlanes: [CPS[0].name, CPS[1].name] });
       changed = diffDigests(before, cp1.n.digest(WATCHED, NOT_WATCHED));
+      // The node list reordered (cp2 first), or cp1 dropped: the check runs on cp2, which joined.
+      r.notInitNode = await run(cp2, versionCheckScript(SPEC, CPS[1], { endpoint: EPOINT, controlPlanes: [CPS[1].name, CPS[0].name, CPS[2].name] }), "version-check on cp2");
     }, 120_000);
 
     test("FIRST_RUN with another version than the cluster's is refused with the way out; with the same version it passes", () => {
@@ -417,6 +419,11 @@ d("an HA control plane in Debian sandboxes: keepalived + haproxy for real, kubea
       expect(r.dropTwo.stderr).toContain("removing 2 of 3 control planes (ha-cp2 ha-cp3) in one pulumi up would leave etcd without a majority of its members");
       expectOk(r.dropOne);
       expect(r.dropOne.stderr).toContain("control planes: 3 now, removing ha-cp3");
+    });
+
+    test("a first control plane that did not run init (a reordered list, or the init node removed) is refused", () => {
+      expect(r.notInitNode.code).not.toBe(0);
+      expect(r.notInitNode.stderr).toContain(`${CPS[1].name} is listed first among the control planes but did not run kubeadm init`);
     });
 
     test("none of them changes anything on the node or in the cluster", () => {

@@ -56,6 +56,13 @@ if [ ! -f "${INIT_MARKER}" ] && ! kc get --raw /readyz >/dev/null 2>&1; then
   exit 0
 fi
 api_wait
+if [ ! -f "${INIT_MARKER}" ]; then
+  # The API answers, admin.conf is here, but this node never ran kubeadm init: it joined as a further
+  # control plane. The first control plane in `nodes` must stay the one that ran init (the program
+  # initialises a cluster there): a reordered list, or one whose first control plane was removed, would
+  # have the old init node's steps deleted (reset) and this node "initialised" in name only.
+  fail "${NODE_NAME} is listed first among the control planes but did not run kubeadm init (it joined the cluster): keep the control plane that ran init first in nodes (the order of the list matters), and do not remove it; replacing it means a new cluster"
+fi
 
 step "read the versions"
 cluster="$(cluster_version)"
