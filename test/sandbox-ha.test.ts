@@ -441,6 +441,7 @@ d("an HA control plane in Debian sandboxes: keepalived + haproxy for real, kubea
     let vipBack: RunResult;
     let expired: RunResult;
     let rejoin: RunResult;
+    let hashForRejoin = "";
     let membersAfterRemoval: string[];
     let unitsAfterReset: string;
     const members = () => fs.readdirSync(path.join(api, "etcd", "members")).sort();
@@ -460,6 +461,7 @@ d("an HA control plane in Debian sandboxes: keepalived + haproxy for real, kubea
       vipBack = await run(cp3, vipScript(SPEC, CPS[2]), "vip (added back)");
       await ok(run(cp1, tokenScript(SPEC), "token", tokenStdin(TOKEN)));
       const hash = parseCaCertHash((await ok(run(cp1, caHashScript(), "ca-hash"))).stdout);
+      hashForRejoin = hash;
       const joinIt = () => run(cp3, joinScript(SPEC, CPS[2], { uploadStep: `${CPS[2].name}-upload-certs` }), "join", joinStdin(SPEC, CPS[2], TOKEN, hash, EPOINT, KEY));
       expired = await joinIt();
       await ok(run(cp1, uploadCertsScript(), "upload-certs", uploadCertsStdin(SPEC, CPS[0], KEY)));
@@ -511,6 +513,19 @@ d("an HA control plane in Debian sandboxes: keepalived + haproxy for real, kubea
       expectOk(rejoin);
       expect(members()).toEqual(CPS.map((c) => c.name));
       expect(cp3.n.read("/home/ubuntu/.kube/config")).toBe(cp3.n.read("/etc/kubernetes/admin.conf"));
+    });
+
+    test("a control-plane join that stopped after kubelet-start (kubelet.conf, no finished join) is reset and joined again, not taken as joined", async () => {
+      // As if the last join had died between its kubelet-start and control-plane-join phases.
+      expectOk(await cp3.n.exec("rm -f /var/lib/kubeadm-cluster/join-complete"));
+      cp3.n.clearCalls();
+      const again = await run(cp3, joinScript(SPEC, CPS[2], { uploadStep: `${CPS[2].name}-upload-certs` }), "join after a half-done one", joinStdin(SPEC, CPS[2], TOKEN, hashForRejoin, EPOINT, KEY));
+      expectOk(again);
+      expect(again.stderr).toContain("reset the half-done control-plane join");
+      // The reset comes first, then exactly one join.
+      expect(cp3.n.calls("kubeadm").filter((c) => c.startsWith("reset") || c.startsWith("join")).map((c) => c.split(" ")[0])).toEqual(["reset", "join"]);
+      expect(members()).toEqual(CPS.map((c) => c.name));
+      expect(cp3.n.exists("/var/lib/kubeadm-cluster/join-complete")).toBe(true);
     });
 
     test("etcd admits one learner at a time: a control-plane join while another member is still a learner is refused", async () => {

@@ -35,7 +35,15 @@ ca_hash() {
   echo "sha256:$(base64 -d <<<"${der}" | sha256sum | cut -d' ' -f1)"
 }
 wanted_hash="$(grep -oE 'sha256:[0-9a-f]{64}' "${WORK}/join.yaml" | head -n1 || true)"
-if [ -f /etc/kubernetes/kubelet.conf ]; then
+# Written once `kubeadm join` exited 0. A control plane's join writes kubelet.conf (kubelet-start) before
+# its etcd member is added and promoted (control-plane-join: cmd/kubeadm/app/cmd/join.go phase order), so
+# for a control plane kubelet.conf alone does not mean "joined".
+JOIN_MARKER=/var/lib/kubeadm-cluster/join-complete
+if [ -f /etc/kubernetes/kubelet.conf ] && [ "${CONTROL_PLANE}" = true ] && [ ! -f "${JOIN_MARKER}" ]; then
+  step "reset the half-done control-plane join (kubelet.conf but no finished join)"
+  # kubeadm reset removes this node's etcd member if one was added (its Node is registered by then).
+  bash -c "${RESET_SCRIPT}" >&2 || fail "reset before retrying the control-plane join failed"
+elif [ -f /etc/kubernetes/kubelet.conf ]; then
   current_hash="$(ca_hash)"
   if [ -z "${wanted_hash}" ] || [ -z "${current_hash}" ] || [ "${current_hash}" = "${wanted_hash}" ]; then
     log "/etc/kubernetes/kubelet.conf present: already joined, skipping"
@@ -71,6 +79,8 @@ until timeout "${JOIN_TIMEOUT}" kubeadm join --config "${WORK}/join.yaml" 2>&1 |
   sleep 20
   attempt=$((attempt + 1))
 done
+install -d -m 755 "$(dirname "${JOIN_MARKER}")"
+[ -f "${JOIN_MARKER}" ] || date -u +%Y-%m-%dT%H:%M:%SZ >"${JOIN_MARKER}"
 
 if [ "${CONTROL_PLANE}" = true ]; then
   step "kubectl config for ${SSH_USER:?}"
