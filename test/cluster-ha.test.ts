@@ -178,6 +178,51 @@ describe("existing hosts with three control planes", () => {
   });
 });
 
+describe("kubernetes.certificateRenewal with three control planes", () => {
+  let rs: RecordedResource[];
+  const base = {
+    provider: "existing",
+    sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\ntest\n-----END OPENSSH PRIVATE KEY-----\n",
+    nodes: JSON.stringify([
+      { name: "cp1", role: "control-plane", ip: "10.20.0.11" },
+      { name: "cp2", role: "control-plane", ip: "10.20.0.12" },
+      { name: "cp3", role: "control-plane", ip: "10.20.0.13" },
+      { name: "w1", role: "worker", ip: "10.20.0.21" },
+    ]),
+  };
+  beforeAll(async () => {
+    ({ rs } = await program("dev", { ...base, kubernetes: JSON.stringify({ version: "1.31.6", controlPlaneEndpoint: "10.20.0.100", certificateRenewal: "2027-06" }) }));
+  });
+
+  test("every control plane renews its own certificates (kubeadm certs renew all renews only the node it runs on), on its own connection", () => {
+    const renews = rs.filter((r) => r.name.endsWith("-renew-certs"));
+    expect(renews.map((r) => [r.name, host(r)]).sort()).toEqual([
+      ["kubeadm-cp1-renew-certs", "10.20.0.11"],
+      ["kubeadm-cp2-renew-certs", "10.20.0.12"],
+      ["kubeadm-cp3-renew-certs", "10.20.0.13"],
+    ]);
+    for (const r of renews) {
+      expect(script(r.inputs.create)).toContain("kubeadm certs renew all");
+      expect(r.inputs.triggers).toEqual(expect.arrayContaining(["2027-06"]));
+    }
+  });
+
+  test("one at a time (each restarts its etcd member): cp1, then cp2 after its join, then cp3; each waits for its own API server, not the endpoint", () => {
+    expect(dependsTransitively(rs, "kubeadm-cp2-renew-certs", "kubeadm-cp1-renew-certs")).toBe(true);
+    expect(dependsTransitively(rs, "kubeadm-cp3-renew-certs", "kubeadm-cp2-renew-certs")).toBe(true);
+    expect(dependsTransitively(rs, "kubeadm-cp2-renew-certs", "kubeadm-cp2-join")).toBe(true);
+    expect(dependsTransitively(rs, "kubeadm-cp2-renew-certs", "kubeadm-cp2-upgrade-uncordon")).toBe(true);
+    expect(header(one(rs, "kubeadm-cp1-renew-certs").inputs.create)).toMatch(/^API_SERVER='https:\/\/10\.20\.0\.11:6443'$/m);
+    expect(header(one(rs, "kubeadm-cp3-renew-certs").inputs.create)).toMatch(/^API_SERVER='https:\/\/10\.20\.0\.13:6443'$/m);
+  });
+
+  test("a worker renews nothing; without the key no control plane does", async () => {
+    expect(rs.some((r) => r.name === "kubeadm-w1-renew-certs")).toBe(false);
+    const { rs: none } = await program("dev", { ...base, kubernetes: JSON.stringify({ version: "1.31.6", controlPlaneEndpoint: "10.20.0.100" }) });
+    expect(none.filter((r) => r.name.endsWith("-renew-certs"))).toEqual([]);
+  });
+});
+
 test("one control plane (Pulumi.dev.yaml): no certificate key, no vip, no upload, init without --upload-certs, the node's own endpoint", async () => {
   const { rs } = await program("dev", stackConfig("dev"));
   expect(rs.filter((r) => /-(vip|upload-certs|certificate-key)$/.test(r.name))).toEqual([]);

@@ -108,8 +108,9 @@ describe("builders of the new node scripts", () => {
   test("renewCertsScript: the control plane's SSH user gets the new admin.conf; waits are bounded", () => {
     const spec = devSpec();
     const cp = controlPlaneNode(spec);
-    const v = headerValues(renewCertsScript(spec, cp), ["SCRIPT_TAG", "NODE_NAME", "SSH_USER", "STATIC_POD_WAIT", "API_WAIT"]);
-    expect(v).toEqual({ SCRIPT_TAG: "renew-certs k8s-control", NODE_NAME: "k8s-control", SSH_USER: "ubuntu", STATIC_POD_WAIT: "20", API_WAIT: "180" });
+    const v = headerValues(renewCertsScript(spec, cp), ["SCRIPT_TAG", "NODE_NAME", "SSH_USER", "STATIC_POD_WAIT", "API_WAIT", "API_SERVER"]);
+    // API_SERVER: the node's own API server (with HA, admin.conf names the endpoint, which others answer).
+    expect(v).toEqual({ SCRIPT_TAG: "renew-certs k8s-control", NODE_NAME: "k8s-control", SSH_USER: "ubuntu", STATIC_POD_WAIT: "20", API_WAIT: "180", API_SERVER: `https://${cp.ip}:6443` });
     expect(() => renewCertsScript(spec, workerNodes(spec)[0])).toThrow(/control plane/);
   });
 });

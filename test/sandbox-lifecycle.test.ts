@@ -422,8 +422,10 @@ d("node lifecycle in a Debian sandbox: packages, apt locks, reset on a shared ho
       for (const r of [r1, r2]) {
         expect(r.stderr).toMatch(/moved out of \/etc\/kubernetes\/manifests: etcd\.yaml kube-apiserver\.yaml kube-controller-manager\.yaml kube-scheduler\.yaml; waiting 1s/);
         expect(r.stderr).toMatch(/back in \/etc\/kubernetes\/manifests: etcd\.yaml kube-apiserver\.yaml kube-controller-manager\.yaml kube-scheduler\.yaml/);
-        expect(r.stderr).toMatch(/API server answers \/readyz/);
+        // The node's own API server (with HA, admin.conf names the endpoint, which other members answer).
+        expect(r.stderr).toContain(`API server https://${cpSpec.ip}:6443 answers /readyz`);
       }
+      expect(n.calls("kubectl").some((c) => c.includes(`--server https://${cpSpec.ip}:6443`) && c.includes("get --raw /readyz"))).toBe(true);
       // The manifests are back, unchanged (mv keeps content and times), and the holding place is gone.
       expect(n.digest(["/etc/kubernetes/manifests"])).toEqual(manifestsBefore);
       expect(n.exists("/var/lib/kubeadm-cluster/renew-certs/manifests")).toBe(false);

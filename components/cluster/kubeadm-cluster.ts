@@ -155,6 +155,7 @@ export class KubeadmCluster extends pulumi.ComponentResource {
           certificateKey: certificateKey as pulumi.Output<string>,
           firstControlPlane: nodeOf(cpHost),
           joinAfter: previous ? [previous.join] : [],
+          renewAfter: previous ? (previous.renewed ? [previous.renewed] : []) : controlPlane.renewed ? [controlPlane.renewed] : [],
         },
         child,
       );

@@ -68,6 +68,11 @@ export class ControlPlane extends pulumi.ComponentResource {
   public readonly cluster: pulumi.Resource;
   /** The control plane's upgrade step: the first batch of worker upgrades waits for it. */
   public readonly upgraded: pulumi.Resource;
+  /**
+   * The certificate renewal (kubernetes.certificateRenewal set), else undefined: the further control
+   * planes renew after it, one at a time.
+   */
+  public readonly renewed: pulumi.Resource | undefined;
 
   constructor(name: string, args: ControlPlaneArgs, opts?: pulumi.ComponentResourceOptions) {
     super("kubeadm:node:ControlPlane", name, {}, opts);
@@ -233,6 +238,7 @@ export class ControlPlane extends pulumi.ComponentResource {
     this.ready = kubeconfig;
     this.cluster = init;
     this.upgraded = upgrade;
+    this.renewed = renew;
     this.registerOutputs({ joinToken: this.joinToken, caCertHash: this.caCertHash, endpoint: this.endpoint, kubeconfig: this.kubeconfig });
   }
 }

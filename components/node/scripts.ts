@@ -8,6 +8,7 @@ import {
   KubeadmSettings,
   KUBEADM_VERSION_PLACEHOLDER,
   imagePullConfigYaml,
+  API_PORT,
   initConfigYaml,
   joinConfigYaml,
   uploadCertsConfigYaml,
@@ -256,7 +257,8 @@ export function undoPrepScript(node: NodeSpec, opts: UndoPrepOptions = {}): stri
 /**
  * On the control plane: `kubeadm certs renew all`, restart the static pods (manifests out, 20 s, back),
  * wait for the API, copy the new admin.conf to the SSH user's ~/.kube/config, print the new expiry
- * table to stderr. Header: NODE_NAME, SSH_USER, STATIC_POD_WAIT (20), API_WAIT (seconds).
+ * table to stderr. Header: NODE_NAME, SSH_USER, STATIC_POD_WAIT (20), API_WAIT (seconds), API_SERVER (this
+ * node's own API server: with HA, admin.conf names the endpoint, which other control planes answer).
  * Run as root, bounded by TIMEOUTS.renewCerts. The admin kubeconfig changes: re-read it afterwards
  * (kubeconfigScript) so the exported kubeconfig carries the renewed client certificate.
  */
@@ -267,6 +269,7 @@ export function renewCertsScript(spec: Pick<ClusterSpec, "ssh">, node: NodeSpec)
     SSH_USER: spec.ssh.user,
     STATIC_POD_WAIT: String(STATIC_POD_WAIT),
     API_WAIT: String(API_WAIT),
+    API_SERVER: `https://${node.ip}:${API_PORT}`,
   }, { tag: `renew-certs ${node.name}`, logFd: 2 });
 }
 

@@ -13,6 +13,7 @@ import {
   approveServingCertScript,
   drainNodeScript,
   joinScript,
+  renewCertsScript,
   joinStdin,
   resetScript,
   tokenScript,
@@ -89,6 +90,12 @@ export interface ControlPlaneMemberArgs extends WorkerArgs {
    * so control planes join one after another.
    */
   readonly joinAfter: readonly pulumi.Resource[];
+  /**
+   * What this control plane's certificate renewal (kubernetes.certificateRenewal) waits for: the
+   * previous control plane's renewal. Each renewal restarts the node's static pods, its etcd member
+   * among them, so one at a time keeps etcd's quorum (2 of 3 members stay up).
+   */
+  readonly renewAfter: readonly pulumi.Resource[];
 }
 
 /**
@@ -102,14 +109,22 @@ export class ControlPlaneMember extends pulumi.ComponentResource {
   public readonly upgraded: pulumi.Resource;
   /** The join itself: the next control plane waits for it. */
   public readonly join: pulumi.Resource;
+  /** Its certificate renewal (kubernetes.certificateRenewal set), else undefined: the next one waits for it. */
+  public readonly renewed: pulumi.Resource | undefined;
   public readonly host: Host;
 
   constructor(name: string, args: ControlPlaneMemberArgs, opts?: pulumi.ComponentResourceOptions) {
     super("kubeadm:node:ControlPlaneMember", name, {}, opts);
-    const built = joinSteps(this, name, args, opts, { certificateKey: args.certificateKey, firstControlPlane: args.firstControlPlane, after: args.joinAfter });
+    const built = joinSteps(this, name, args, opts, {
+      certificateKey: args.certificateKey,
+      firstControlPlane: args.firstControlPlane,
+      after: args.joinAfter,
+      renewAfter: args.renewAfter,
+    });
     this.joined = built.joined;
     this.upgraded = built.upgraded;
     this.join = built.join;
+    this.renewed = built.renewed;
     this.host = args.host;
     this.registerOutputs({});
   }
@@ -119,6 +134,7 @@ interface ControlPlaneJoin {
   readonly certificateKey: pulumi.Output<string>;
   readonly firstControlPlane: NodeSpec;
   readonly after: readonly pulumi.Resource[];
+  readonly renewAfter: readonly pulumi.Resource[];
 }
 
 /** The steps of a joining node (worker, or a further control plane), as children of `parent`. */
@@ -128,7 +144,7 @@ function joinSteps(
   args: WorkerArgs,
   opts: pulumi.ComponentResourceOptions | undefined,
   cp?: ControlPlaneJoin,
-): { joined: pulumi.Resource; upgraded: pulumi.Resource; join: pulumi.Resource } {
+): { joined: pulumi.Resource; upgraded: pulumi.Resource; join: pulumi.Resource; renewed: pulumi.Resource | undefined } {
   const { host, node, prep, join: controlPlane, settings: spec } = args;
   const connection = commandConnection(host);
   const cpConnection = commandConnection(controlPlane.controlPlane);
@@ -266,5 +282,29 @@ function joinSteps(
   const upNode = step("upgrade", connection, upgradeNodeScript(spec, node), UPGRADE_TIMEOUTS.upgradeNode, [upDrain]);
   const upUncordon = step("upgrade-uncordon", cpConnection, upgradeUncordonScript(spec, node), UPGRADE_TIMEOUTS.upgradeUncordon, [upNode]);
 
-  return { joined, upgraded: upUncordon, join };
+  // A further control plane renews its own certificates too (each control plane has its API server,
+  // etcd and kubeconfig certificates; `kubeadm certs renew all` renews only the node it runs on), with
+  // the first control plane's shape: a new kubernetes.certificateRenewal label replaces it and its
+  // create renews. After this node's join and upgrade, and after the previous control plane's renewal.
+  const renewal = spec.kubernetes.certificateRenewal;
+  const renewed =
+    cp && renewal !== undefined
+      ? new command.remote.Command(
+          `${name}-renew-certs`,
+          {
+            connection,
+            create: remoteBash(renewCertsScript(spec, node), TIMEOUTS.renewCerts),
+            triggers: [...triggers, join.id, renewal],
+            addPreviousOutputInEnv: false,
+            logging: "stderr",
+          },
+          {
+            parent,
+            dependsOn: [joined, upUncordon, ...cp.renewAfter],
+            customTimeouts: { create: stepTimeout(TIMEOUTS.renewCerts), update: stepTimeout(TIMEOUTS.renewCerts) },
+          },
+        )
+      : undefined;
+
+  return { joined, upgraded: upUncordon, join, renewed };
 }

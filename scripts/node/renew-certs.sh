@@ -16,10 +16,12 @@
 #   NODE_NAME SSH_USER
 #   STATIC_POD_WAIT   seconds the manifests stay out (kubelet fileCheckFrequency: 20)
 #   API_WAIT          seconds to wait for the API server to answer again
+#   API_SERVER        this node's own API server (https://<node IP>:6443): with HA, admin.conf names the
+#                     endpoint, which the other control planes answer while this one is still down
 # shellcheck source=lib/prelude.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/prelude.sh"
 
-: "${NODE_NAME:?}" "${SSH_USER:?}" "${STATIC_POD_WAIT:?}" "${API_WAIT:?}"
+: "${NODE_NAME:?}" "${SSH_USER:?}" "${STATIC_POD_WAIT:?}" "${API_WAIT:?}" "${API_SERVER:?}"
 MANIFESTS=/etc/kubernetes/manifests
 # Out of the kubelet's staticPodPath, kept across a failed run (reset.sh removes /var/lib/kubeadm-cluster).
 HOLD=/var/lib/kubeadm-cluster/renew-certs/manifests
@@ -70,11 +72,13 @@ rmdir "${HOLD}" 2>/dev/null || true
 
 step "wait for the API server"
 deadline=$((SECONDS + API_WAIT))
-until kubectl --kubeconfig "${ADMIN}" --request-timeout=10s get --raw /readyz >/dev/null 2>&1; do
+# Its /readyz includes etcd (stacked etcd: the API server's --etcd-servers is this node's member), so the
+# next control plane's renewal starts only with this member back.
+until kubectl --kubeconfig "${ADMIN}" --server "${API_SERVER}" --request-timeout=10s get --raw /readyz >/dev/null 2>&1; do
   [ "${SECONDS}" -lt "${deadline}" ] || fail "the API server does not answer ${API_WAIT}s after the restart (sudo crictl ps -a; journalctl -u kubelet)"
   sleep 5
 done
-log "API server answers /readyz"
+log "API server ${API_SERVER} answers /readyz"
 
 step "kubectl config for ${SSH_USER}"
 home="$(getent passwd "${SSH_USER}" | cut -d: -f6)" || fail "user ${SSH_USER} not found"

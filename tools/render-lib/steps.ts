@@ -33,7 +33,7 @@ const STEPS: readonly (readonly [RegExp, StepInfo])[] = [
   [/^upgrade$/, { why: "Runs only when kubernetes.version changes (its update): the kubeadm upgrade of this node (control plane: kubeadm upgrade plan/apply; others: kubeadm upgrade node), kubelet and kubectl at the new version, each step checking what is already done (docs/upgrades.md)." }],
   [/^upgrade-drain$/, { why: "Runs only when kubernetes.version changes: on the control plane, drains this node before its upgrade (cordoned with our annotation, so only what we cordoned is uncordoned)." }],
   [/^upgrade-uncordon$/, { why: "Runs only when kubernetes.version changes: on the control plane, waits for this node Ready at the new version, then uncordons it; the next node's upgrade starts after this." }],
-  [/^renew-certs$/, { why: "When kubernetes.certificateRenewal changes: kubeadm certs renew all on the control plane and the control-plane static pods restarted; the kubeconfig is read again afterwards." }],
+  [/^renew-certs$/, { why: "When kubernetes.certificateRenewal changes: kubeadm certs renew all on this control plane and its static pods restarted (with HA each control plane in turn, one etcd member down at a time); the first control plane's kubeconfig is read again afterwards." }],
   [/^undo-prep$/, { why: "Existing hosts only, nothing on create: on destroy (after the node's reset) puts back what prep changed: files restored, services disabled, kube packages purged unless existing.removeKubePackages is false." }],
 ];
 

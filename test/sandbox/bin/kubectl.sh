@@ -9,6 +9,8 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --kubeconfig) kc="$2"; shift ;;
     --kubeconfig=*) kc="${1#*=}" ;;
+    --server|-s) shift ;;
+    --server=*) ;;
     --request-timeout=*|--timeout=*|--delete-emptydir-data|--wait=*) ;;
     --request-timeout|--timeout) shift ;;
     -n|--namespace) ns="$2"; shift ;;
