@@ -201,25 +201,46 @@ describe("kubernetes.certificateRenewal with three control planes", () => {
       ["kubeadm-cp2-renew-certs", "10.20.0.12"],
       ["kubeadm-cp3-renew-certs", "10.20.0.13"],
     ]);
-    for (const r of renews) {
-      expect(script(r.inputs.create)).toContain("kubeadm certs renew all");
-      expect(r.inputs.triggers).toEqual(expect.arrayContaining(["2027-06"]));
+    // The first: created when the label is set, replaced when it changes (its create renews).
+    const first = one(rs, "kubeadm-cp1-renew-certs");
+    expect(script(first.inputs.create)).toContain("kubeadm certs renew all");
+    expect(first.inputs.triggers).toEqual(expect.arrayContaining(["2027-06"]));
+    // The others: update only, the label in its text. Creating them runs nothing (a control plane that
+    // just joined has new certificates; a renewal then would restart its etcd member during the next join).
+    for (const m of ["kubeadm-cp2-renew-certs", "kubeadm-cp3-renew-certs"]) {
+      const r = one(rs, m);
+      expect(r.inputs.create).toBeUndefined();
+      expect(script(r.inputs.update)).toContain("kubeadm certs renew all");
+      expect(String(r.inputs.update)).toMatch(/# certificate renewal: 2027-06$/);
+      expect(r.inputs.triggers).not.toEqual(expect.arrayContaining(["2027-06"]));
     }
   });
 
-  test("one at a time (each restarts its etcd member): cp1, then cp2 after its join, then cp3; each waits for its own API server, not the endpoint", () => {
+  test("one etcd member restarting at a time: cp1 renews, then cp2 (after its join and upgrade), then cp3; each waits for its own API server, not the endpoint", () => {
     expect(dependsTransitively(rs, "kubeadm-cp2-renew-certs", "kubeadm-cp1-renew-certs")).toBe(true);
     expect(dependsTransitively(rs, "kubeadm-cp3-renew-certs", "kubeadm-cp2-renew-certs")).toBe(true);
     expect(dependsTransitively(rs, "kubeadm-cp2-renew-certs", "kubeadm-cp2-join")).toBe(true);
     expect(dependsTransitively(rs, "kubeadm-cp2-renew-certs", "kubeadm-cp2-upgrade-uncordon")).toBe(true);
     expect(header(one(rs, "kubeadm-cp1-renew-certs").inputs.create)).toMatch(/^API_SERVER='https:\/\/10\.20\.0\.11:6443'$/m);
-    expect(header(one(rs, "kubeadm-cp3-renew-certs").inputs.create)).toMatch(/^API_SERVER='https:\/\/10\.20\.0\.13:6443'$/m);
+    expect(header(one(rs, "kubeadm-cp3-renew-certs").inputs.update)).toMatch(/^API_SERVER='https:\/\/10\.20\.0\.13:6443'$/m);
   });
 
-  test("a worker renews nothing; without the key no control plane does", async () => {
+  test("a renewal never overlaps another etcd restart: the next control plane's upgrade and the workers' upgrades wait for it; joins do not (creating a renewal step runs nothing)", () => {
+    expect(dependsTransitively(rs, "kubeadm-cp3-upload-certs", "kubeadm-cp2-renew-certs")).toBe(false);
+    expect(dependsTransitively(rs, "kubeadm-cp2-upgrade-drain", "kubeadm-cp1-renew-certs")).toBe(true);
+    expect(dependsTransitively(rs, "kubeadm-cp3-upgrade-drain", "kubeadm-cp2-renew-certs")).toBe(true);
+    expect(dependsTransitively(rs, "kubeadm-w1-upgrade-drain", "kubeadm-cp3-renew-certs")).toBe(true);
+    const provider = rs.find((r) => r.type === "pulumi:providers:kubernetes");
+    expect(provider && dependsTransitively(rs, provider.name, "kubeadm-cp3-renew-certs")).toBe(true);
+  });
+
+  test("without the key: no renewal on the first control plane; the others' steps exist and their update is a no-op, so removing the label renews nothing", async () => {
     expect(rs.some((r) => r.name === "kubeadm-w1-renew-certs")).toBe(false);
     const { rs: none } = await program("dev", { ...base, kubernetes: JSON.stringify({ version: "1.31.6", controlPlaneEndpoint: "10.20.0.100" }) });
-    expect(none.filter((r) => r.name.endsWith("-renew-certs"))).toEqual([]);
+    expect(none.filter((r) => r.name.endsWith("-renew-certs")).map((r) => [r.name, r.inputs.create, r.inputs.update])).toEqual([
+      ["kubeadm-cp2-renew-certs", undefined, "true # certificate renewal: none"],
+      ["kubeadm-cp3-renew-certs", undefined, "true # certificate renewal: none"],
+    ]);
   });
 });
 

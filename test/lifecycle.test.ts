@@ -221,6 +221,27 @@ describe("docs/lifecycle.md rows, held to the providers' rules", () => {
     expect([...p.replace, ...p.delete]).toEqual([]);
   });
 
+  test(`${row("ha-cert-renewal")}HA: kubernetes.certificateRenewal set, changed, removed: cp-1's renewal is created/replaced, the other control planes' renewals are updated (update-only); no join or upgrade re-runs`, async () => {
+    const label = (l?: string) =>
+      edit("ha", (c) => {
+        if (l === undefined) delete (c.kubernetes as Obj).certificateRenewal;
+        else (c.kubernetes as Obj).certificateRenewal = l;
+      });
+    const members = ["kubeadm-k8s-cp-2-renew-certs", "kubeadm-k8s-cp-3-renew-certs"];
+    const set = await transition(ha(), ha({ config: label("2027-06") }));
+    expect(set.create).toEqual(["kubeadm-k8s-cp-1-renew-certs"]);
+    expect(set.update).toEqual(expect.arrayContaining(members));
+    expect(set.update.filter((n) => /-(join|init|prep|token|upload-certs|upgrade.*)$/.test(n))).toEqual([]);
+    expect(set.replace).toEqual(["kubeadm-k8s-cp-1-kubeconfig"]);
+    const changed = await transition(ha({ config: label("2027-06") }), ha({ config: label("2028-05") }));
+    expect(changed.replace).toEqual(["kubeadm-k8s-cp-1-kubeconfig", "kubeadm-k8s-cp-1-renew-certs"]);
+    expect(changed.update).toEqual(expect.arrayContaining(members));
+    // Removed: cp-1's step is deleted (no delete command), the others' update runs `true`.
+    const removed = await transition(ha({ config: label("2028-05") }), ha());
+    expect(removed.delete).toEqual(["kubeadm-k8s-cp-1-renew-certs"]);
+    expect(removed.update).toEqual(expect.arrayContaining(members));
+  });
+
   test(`${row("ha-remove-cp")}HA: a control plane removed (5 -> 3): its steps and machine are deleted (drain on the first control plane, then reset, which removes its etcd member); the others' keepalived/haproxy files update`, async () => {
     const five = edit("ha", (c) => {
       const nodes = c.nodes as Obj[];

@@ -30,6 +30,13 @@ describe("script extraction", () => {
     expect(u.wrapper).toBe("sudo -n timeout --kill-after=30 900 bash -c '<script>'");
   });
 
+  it("a trailing comment (a renewal label, the kubeconfig's version) stays in the wrapper; the script is still exact", () => {
+    const script = composeScript("node/hosts.sh", { NODE_NAME: "k8s-control" }, { tag: "hosts", logFd: 1 });
+    const u = unwrapCommand(`${remoteBash(script, 900)} # certificate renewal: 2027-06`);
+    expect(u.script).toBe(script);
+    expect(u.wrapper).toBe("sudo -n timeout --kill-after=30 900 bash -c '<script>' # certificate renewal: 2027-06");
+  });
+
   it("leaves a command of any other shape untouched", () => {
     const cmd = "sudo cat /etc/kubernetes/admin.conf";
     expect(unwrapCommand(cmd)).toEqual({ script: cmd });

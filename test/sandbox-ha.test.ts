@@ -36,7 +36,7 @@ import { vrrpRouterId } from "../components/config/ha";
 import { sandboxGate } from "./sandbox/prereqs";
 import { BaseCache, ensureBaseCache } from "./sandbox/cache";
 import { buildRepos, destroyRepos, Repos } from "./sandbox/repos";
-import { diffDigests, makeApiState, RunResult, SANDBOX_APT_BASE, SandboxLan, SandboxNode, sandboxWorkDir } from "./sandbox/sandbox";
+import { diffDigests, makeApiState, RunResult, SANDBOX_APT_BASE, SandboxLan, SandboxNode, sandboxWorkDir, withHeader } from "./sandbox/sandbox";
 
 const gate = sandboxGate("sandbox-ha");
 const d = gate.run ? describe : describe.skip;
@@ -515,27 +515,56 @@ d("an HA control plane in Debian sandboxes: keepalived + haproxy for real, kubea
       expect(cp3.n.read("/home/ubuntu/.kube/config")).toBe(cp3.n.read("/etc/kubernetes/admin.conf"));
     });
 
-    test("a control-plane join that stopped after kubelet-start (kubelet.conf, no finished join) is reset and joined again, not taken as joined", async () => {
-      // As if the last join had died between its kubelet-start and control-plane-join phases.
+    // LOCAL_API_WAIT 3 s instead of 90: the stand-in API answers at once or never.
+    const joinCp3Again = (label: string) =>
+      run(cp3, withHeader(joinScript(SPEC, CPS[2], { uploadStep: `${CPS[2].name}-upload-certs` }), "LOCAL_API_WAIT", "3"), label, joinStdin(SPEC, CPS[2], TOKEN, hashForRejoin, EPOINT, KEY));
+    const kubeadmSteps = () => cp3.n.calls("kubeadm").filter((c) => c.startsWith("reset") || c.startsWith("join")).map((c) => c.split(" ")[0]);
+
+    test("a working control plane without the join marker (joined by an older join.sh) is left alone: its own API server answers, the marker is written", async () => {
       expectOk(await cp3.n.exec("rm -f /var/lib/kubeadm-cluster/join-complete"));
       cp3.n.clearCalls();
-      const again = await run(cp3, joinScript(SPEC, CPS[2], { uploadStep: `${CPS[2].name}-upload-certs` }), "join after a half-done one", joinStdin(SPEC, CPS[2], TOKEN, hashForRejoin, EPOINT, KEY));
+      const again = await joinCp3Again("join, no marker, healthy");
       expectOk(again);
-      expect(again.stderr).toContain("reset the half-done control-plane join");
-      // The reset comes first, then exactly one join.
-      expect(cp3.n.calls("kubeadm").filter((c) => c.startsWith("reset") || c.startsWith("join")).map((c) => c.split(" ")[0])).toEqual(["reset", "join"]);
+      expect(again.stderr).toContain(`no join marker, but https://${CPS[2].ip}:6443 answers /readyz (its etcd member votes): already joined, skipping`);
+      expect(kubeadmSteps()).toEqual([]);
+      expect(cp3.n.calls("kubectl").some((c) => c.includes(`--server https://${CPS[2].ip}:6443`) && c.includes("get --raw /readyz"))).toBe(true);
       expect(members()).toEqual(CPS.map((c) => c.name));
       expect(cp3.n.exists("/var/lib/kubeadm-cluster/join-complete")).toBe(true);
     });
 
+    test("a control-plane join that died with its etcd member still a learner (kubelet.conf, no marker, no ready API) is reset, its Node deleted, and joined again; the endpoint stays up", async () => {
+      // As if the last join had died in control-plane-join/etcd, before the learner was promoted.
+      expectOk(await cp3.n.exec("rm -f /var/lib/kubeadm-cluster/join-complete"));
+      fs.renameSync(path.join(api, "etcd", "members", CPS[2].name), path.join(api, "etcd", "learners", CPS[2].name));
+      cp3.n.clearCalls();
+      const again = await joinCp3Again("join after a half-done one");
+      expectOk(again);
+      expect(again.stderr).toContain("reset the half-done control-plane join");
+      // The reset first (it removes the learner while the Node exists), the Node deleted (kubeadm join
+      // refuses a Ready Node of the same name), then exactly one join.
+      expect(kubeadmSteps()).toEqual(["reset", "join"]);
+      expect(again.stderr).toContain(`Node ${CPS[2].name} deleted from the cluster`);
+      expect(again.stderr).not.toContain("already exists in the cluster");
+      expect(members()).toEqual(CPS.map((c) => c.name));
+      expect(fs.readdirSync(path.join(api, "etcd", "learners"))).toEqual([]);
+      expect(cp3.n.exists("/var/lib/kubeadm-cluster/join-complete")).toBe(true);
+      // vip.sh does not run again before this join: the reset kept keepalived and haproxy.
+      expect(again.stdout + again.stderr).toMatch(/keepalived: kept running \(a join follows this reset\)/);
+      expect((await cp3.n.exec("for u in keepalived haproxy; do systemctl is-active $u; systemctl is-enabled $u; done")).stdout).toBe("active\nenabled\nactive\nenabled\n");
+    }, 120_000);
+
     test("etcd admits one learner at a time: a control-plane join while another member is still a learner is refused", async () => {
       fs.writeFileSync(path.join(api, "etcd", "learners", "someone-else"), "https://192.168.56.99:2380\n");
+      // Past kubelet-start, which refuses a Ready Node of the same name (this node's is Ready).
+      const ready = path.join(api, "nodes", CPS[2].name, "ready");
+      fs.writeFileSync(ready, "False\n");
       try {
         const r = await cp3.n.exec(`kubeadm join --config /sandbox-log/kubeadm-join-config.yaml`);
         expect(r.code).not.toBe(0);
         expect(r.stderr).toContain("etcdserver: too many learner members in cluster");
       } finally {
         fs.rmSync(path.join(api, "etcd", "learners", "someone-else"));
+        fs.writeFileSync(ready, "True\n");
       }
     });
   });

@@ -11,7 +11,7 @@ import { PREFLIGHT_BINARY_PACKAGE, kubeadmPreflightExecutables } from "../compon
 import { sandboxGate } from "./sandbox/prereqs";
 import { BaseCache, ensureBaseCache } from "./sandbox/cache";
 import { buildRepos, destroyRepos, Repos } from "./sandbox/repos";
-import { diffDigests, RunResult, SANDBOX_APT_BASE, SandboxNode, sandboxWorkDir } from "./sandbox/sandbox";
+import { diffDigests, RunResult, SANDBOX_APT_BASE, SandboxNode, sandboxWorkDir, withHeader } from "./sandbox/sandbox";
 import { parseDpkgQuery } from "./sandbox/checks";
 
 const gate = sandboxGate("sandbox-lifecycle");
@@ -35,12 +35,6 @@ function show(r: RunResult): string {
 }
 function expectOk(r: RunResult): void {
   if (r.code !== 0) throw new Error(`script failed: ${show(r)}`);
-}
-/** The composed script with one header variable changed (the line must exist exactly once). */
-function withHeader(script: string, name: string, value: string): string {
-  const line = new RegExp(`^${name}='[^']*'$`, "gm");
-  expect(script.match(line)).toHaveLength(1);
-  return script.replace(line, `${name}='${value}'`);
 }
 
 /** Holds a POSIX (fcntl) write lock on FILE for SECONDS, as apt takes its locks; prints "locked PID". */

@@ -140,7 +140,9 @@ export class KubeadmCluster extends pulumi.ComponentResource {
     // Further control planes join one after another (etcd adds one learner at a time); an upgrade takes
     // them one after another too, after the first.
     const members: ControlPlaneMember[] = [];
-    let upgradeAfter: pulumi.Resource[] = [controlPlane.upgraded];
+    // A certificate renewal restarts a control plane's etcd member, as an upgrade does: the next control
+    // plane's upgrade and renewal, and the workers' upgrades, wait for both (one member down at a time).
+    let upgradeAfter: pulumi.Resource[] = [controlPlane.upgraded, ...(controlPlane.renewed ? [controlPlane.renewed] : [])];
     for (const h of cpHosts.slice(1)) {
       const previous = members[members.length - 1];
       const member = new ControlPlaneMember(
@@ -154,13 +156,15 @@ export class KubeadmCluster extends pulumi.ComponentResource {
           upgradeAfter,
           certificateKey: certificateKey as pulumi.Output<string>,
           firstControlPlane: nodeOf(cpHost),
+          // Not after the previous renewal: creating a renewal step runs nothing (worker.ts), and waiting
+          // for it would put the previous control plane's serving-cert approval on every join's path.
           joinAfter: previous ? [previous.join] : [],
-          renewAfter: previous ? (previous.renewed ? [previous.renewed] : []) : controlPlane.renewed ? [controlPlane.renewed] : [],
+          renewAfter: previous ? [previous.renewed] : controlPlane.renewed ? [controlPlane.renewed] : [],
         },
         child,
       );
       members.push(member);
-      upgradeAfter = [member.upgraded];
+      upgradeAfter = [member.upgraded, member.renewed];
     }
     // A version upgrade takes the workers batch after batch, after the control planes.
     const workers: Worker[] = [];

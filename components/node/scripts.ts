@@ -42,6 +42,8 @@ const CLOUD_INIT_TIMEOUT = 600;
 export const APT_LOCK_TIMEOUT = 300;
 const PULL_TIMEOUT = 900;
 export const API_WAIT = 180;
+/** join.sh: how long a control plane without the join marker gets for its own API server to answer. */
+const LOCAL_API_WAIT = 90;
 const APPROVE_WAIT = 360;
 export const DRAIN_WAIT = 180;
 /** The kubelet's fileCheckFrequency: how long a static pod manifest stays out to restart the pod. */
@@ -168,7 +170,17 @@ export function joinScript(spec: Pick<ClusterSpec, "ssh">, node: NodeSpec, contr
     NODE_NAME: node.name,
     RESET_SCRIPT: resetScript(spec, node),
     JOIN_TIMEOUT: String(Math.floor((TIMEOUTS.join - 120) / 2)),
-    ...(controlPlane ? { CONTROL_PLANE: "true", SSH_USER: spec.ssh.user, UPLOAD_STEP: controlPlane.uploadStep } : {}),
+    ...(controlPlane
+      ? {
+          CONTROL_PLANE: "true",
+          SSH_USER: spec.ssh.user,
+          UPLOAD_STEP: controlPlane.uploadStep,
+          // Asked when kubelet.conf is there but the join marker is not (a join that died half-way, or a
+          // node joined before the marker existed): a working member is left alone.
+          LOCAL_API_SERVER: `https://${node.ip}:${API_PORT}`,
+          LOCAL_API_WAIT: String(LOCAL_API_WAIT),
+        }
+      : {}),
   }, { tag: `join ${node.name}`, logFd: 2 });
 }
 

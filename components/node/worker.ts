@@ -109,8 +109,8 @@ export class ControlPlaneMember extends pulumi.ComponentResource {
   public readonly upgraded: pulumi.Resource;
   /** The join itself: the next control plane waits for it. */
   public readonly join: pulumi.Resource;
-  /** Its certificate renewal (kubernetes.certificateRenewal set), else undefined: the next one waits for it. */
-  public readonly renewed: pulumi.Resource | undefined;
+  /** Its certificate renewal step (runs when kubernetes.certificateRenewal changes): the next one waits for it. */
+  public readonly renewed: pulumi.Resource;
   public readonly host: Host;
 
   constructor(name: string, args: ControlPlaneMemberArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -124,6 +124,7 @@ export class ControlPlaneMember extends pulumi.ComponentResource {
     this.joined = built.joined;
     this.upgraded = built.upgraded;
     this.join = built.join;
+    if (!built.renewed) throw new Error("internal: a control-plane member without its renewal step");
     this.renewed = built.renewed;
     this.host = args.host;
     this.registerOutputs({});
@@ -144,7 +145,7 @@ function joinSteps(
   args: WorkerArgs,
   opts: pulumi.ComponentResourceOptions | undefined,
   cp?: ControlPlaneJoin,
-): { joined: pulumi.Resource; upgraded: pulumi.Resource; join: pulumi.Resource; renewed: pulumi.Resource | undefined } {
+): { joined: pulumi.Resource; upgraded: pulumi.Resource; join: pulumi.Resource; renewed?: pulumi.Resource } {
   const { host, node, prep, join: controlPlane, settings: spec } = args;
   const connection = commandConnection(host);
   const cpConnection = commandConnection(controlPlane.controlPlane);
@@ -283,28 +284,30 @@ function joinSteps(
   const upUncordon = step("upgrade-uncordon", cpConnection, upgradeUncordonScript(spec, node), UPGRADE_TIMEOUTS.upgradeUncordon, [upNode]);
 
   // A further control plane renews its own certificates too (each control plane has its API server,
-  // etcd and kubeconfig certificates; `kubeadm certs renew all` renews only the node it runs on), with
-  // the first control plane's shape: a new kubernetes.certificateRenewal label replaces it and its
-  // create renews. After this node's join and upgrade, and after the previous control plane's renewal.
+  // etcd and kubeconfig certificates; `kubeadm certs renew all` renews only the node it runs on). Only
+  // `update` is set, carrying the kubernetes.certificateRenewal label: creating it runs nothing (a
+  // control plane that just joined has new certificates, and a renewal then would restart its etcd
+  // member while the next control plane joins), a new label updates it and renews. Without a label the
+  // update is `true`, so removing the label renews nothing. After this node's join and upgrade, and
+  // after the previous control plane's renewal (one etcd member restarting at a time).
   const renewal = spec.kubernetes.certificateRenewal;
-  const renewed =
-    cp && renewal !== undefined
-      ? new command.remote.Command(
-          `${name}-renew-certs`,
-          {
-            connection,
-            create: remoteBash(renewCertsScript(spec, node), TIMEOUTS.renewCerts),
-            triggers: [...triggers, join.id, renewal],
-            addPreviousOutputInEnv: false,
-            logging: "stderr",
-          },
-          {
-            parent,
-            dependsOn: [joined, upUncordon, ...cp.renewAfter],
-            customTimeouts: { create: stepTimeout(TIMEOUTS.renewCerts), update: stepTimeout(TIMEOUTS.renewCerts) },
-          },
-        )
-      : undefined;
+  const renewed = cp
+    ? new command.remote.Command(
+        `${name}-renew-certs`,
+        {
+          connection,
+          update: renewal === undefined ? "true # certificate renewal: none" : `${remoteBash(renewCertsScript(spec, node), TIMEOUTS.renewCerts)} # certificate renewal: ${renewal}`,
+          triggers,
+          addPreviousOutputInEnv: false,
+          logging: "stderr",
+        },
+        {
+          parent,
+          dependsOn: [joined, upUncordon, ...cp.renewAfter],
+          customTimeouts: { create: stepTimeout(TIMEOUTS.renewCerts), update: stepTimeout(TIMEOUTS.renewCerts) },
+        },
+      )
+    : undefined;
 
   return { joined, upgraded: upUncordon, join, renewed };
 }

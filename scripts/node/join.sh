@@ -10,6 +10,8 @@
 #   CONTROL_PLANE  (control planes only) true: the JoinConfiguration has a controlPlane section; after the
 #                  join the SSH user gets admin.conf as ~/.kube/config, as on the first control plane
 #   SSH_USER UPLOAD_STEP  (control planes only) the SSH user; the step that uploads the certificates
+#   LOCAL_API_SERVER      (control planes only) this node's own API server, https://<node IP>:6443
+#   LOCAL_API_WAIT        (control planes only) seconds to wait for it when the join marker is missing
 # shellcheck source=lib/prelude.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/prelude.sh"
 
@@ -39,23 +41,66 @@ wanted_hash="$(grep -oE 'sha256:[0-9a-f]{64}' "${WORK}/join.yaml" | head -n1 || 
 # its etcd member is added and promoted (control-plane-join: cmd/kubeadm/app/cmd/join.go phase order), so
 # for a control plane kubelet.conf alone does not mean "joined".
 JOIN_MARKER=/var/lib/kubeadm-cluster/join-complete
-if [ -f /etc/kubernetes/kubelet.conf ] && [ "${CONTROL_PLANE}" = true ] && [ ! -f "${JOIN_MARKER}" ]; then
-  step "reset the half-done control-plane join (kubelet.conf but no finished join)"
-  # kubeadm reset removes this node's etcd member if one was added (its Node is registered by then).
-  bash -c "${RESET_SCRIPT}" >&2 || fail "reset before retrying the control-plane join failed"
-elif [ -f /etc/kubernetes/kubelet.conf ]; then
+mark_joined() { install -d -m 755 "$(dirname "${JOIN_MARKER}")" && { [ -f "${JOIN_MARKER}" ] || date -u +%Y-%m-%dT%H:%M:%SZ >"${JOIN_MARKER}"; }; }
+
+# reset_for_rejoin: everything a join needs undone before it runs again. kubeadm reset first: its
+# remove-etcd-member phase needs this node's Node object (it reads the node registration from the
+# cluster). The control-plane endpoint's services stay (KEEP_ENDPOINT: vip.sh does not run again before
+# this join). Then, on a control plane, its Node is deleted with the admin.conf saved before the reset:
+# kubeadm join's kubelet-start refuses a Node of the same name that is still Ready ("a Node with name ...
+# and status Ready already exists in the cluster", cmd/kubeadm/app/cmd/phases/join/kubelet.go), and a
+# stopped kubelet's Node stays Ready for the node-monitor grace period (40-50 s).
+reset_for_rejoin() {
+  local kc=""
+  if [ "${CONTROL_PLANE}" = true ] && [ -f /etc/kubernetes/admin.conf ]; then
+    kc="${WORK}/admin.conf"
+    cp /etc/kubernetes/admin.conf "${kc}"
+  fi
+  KEEP_ENDPOINT=true bash -c "${RESET_SCRIPT}" >&2 || return 1
+  if [ -n "${kc}" ]; then
+    if timeout 60 kubectl --kubeconfig "${kc}" --request-timeout=20s delete node "${NODE_NAME}" --ignore-not-found >&2; then
+      log "Node ${NODE_NAME} deleted from the cluster (re-registered by the join)"
+    else
+      warn "could not delete Node ${NODE_NAME} (the join may refuse a Ready Node of that name; it retries once)"
+    fi
+  fi
+}
+
+# local_api_ready SECONDS: this control plane's own API server answers /readyz within SECONDS. Its
+# readyz includes etcd, and kubeadm points a stacked API server at the local member
+# (--etcd-servers=https://127.0.0.1:2379), which answers only as a started voting member.
+local_api_ready() {
+  local deadline=$((SECONDS + $1))
+  until timeout 15 kubectl --kubeconfig /etc/kubernetes/admin.conf --server "${LOCAL_API_SERVER:?}" --request-timeout=10s get --raw /readyz >/dev/null 2>&1; do
+    [ "${SECONDS}" -lt "${deadline}" ] || return 1
+    sleep 5
+  done
+}
+
+if [ -f /etc/kubernetes/kubelet.conf ]; then
   current_hash="$(ca_hash)"
-  if [ -z "${wanted_hash}" ] || [ -z "${current_hash}" ] || [ "${current_hash}" = "${wanted_hash}" ]; then
+  if [ -n "${wanted_hash}" ] && [ -n "${current_hash}" ] && [ "${current_hash}" != "${wanted_hash}" ]; then
+    # The control plane was rebuilt (new CA): this node still belongs to the old cluster.
+    step "reset: joined to another cluster (CA ${current_hash}, expected ${wanted_hash})"
+    reset_for_rejoin || fail "reset before re-joining the new cluster failed"
+  elif [ "${CONTROL_PLANE}" != true ] || [ -f "${JOIN_MARKER}" ]; then
     log "/etc/kubernetes/kubelet.conf present: already joined, skipping"
     step "done"
     exit 0
+  elif [ -f /etc/kubernetes/manifests/etcd.yaml ] && [ -f /etc/kubernetes/admin.conf ] && local_api_ready "${LOCAL_API_WAIT:?}"; then
+    # No marker, yet a working control plane: joined by a join.sh older than the marker (or the marker
+    # was lost). Never reset a member that works.
+    log "no join marker, but ${LOCAL_API_SERVER} answers /readyz (its etcd member votes): already joined, skipping"
+    mark_joined
+    step "done"
+    exit 0
+  else
+    step "reset the half-done control-plane join (kubelet.conf, but no etcd manifest or no answer from ${LOCAL_API_SERVER} within ${LOCAL_API_WAIT}s)"
+    reset_for_rejoin || fail "reset before retrying the control-plane join failed"
   fi
-  # The control plane was rebuilt (new CA): this node still belongs to the old cluster.
-  step "reset: joined to another cluster (CA ${current_hash:-unknown}, expected ${wanted_hash})"
-  bash -c "${RESET_SCRIPT}" >&2 || fail "reset before re-joining the new cluster failed"
 elif [ -f /etc/kubernetes/bootstrap-kubelet.conf ] || [ -f /etc/kubernetes/pki/ca.crt ] || [ -f /var/lib/kubelet/config.yaml ]; then
   step "reset the half-done join"
-  bash -c "${RESET_SCRIPT}" >&2 || fail "reset before retrying the join failed"
+  reset_for_rejoin || fail "reset before retrying the join failed"
 fi
 
 step "kubeadm join"
@@ -75,12 +120,11 @@ until timeout "${JOIN_TIMEOUT}" kubeadm join --config "${WORK}/join.yaml" 2>&1 |
     fail "kubeadm join failed twice (output above); check the control plane and port 6443"
   fi
   log "kubeadm join failed; resetting and retrying once in 20s"
-  bash -c "${RESET_SCRIPT}" >&2 || true
+  reset_for_rejoin || true
   sleep 20
   attempt=$((attempt + 1))
 done
-install -d -m 755 "$(dirname "${JOIN_MARKER}")"
-[ -f "${JOIN_MARKER}" ] || date -u +%Y-%m-%dT%H:%M:%SZ >"${JOIN_MARKER}"
+mark_joined
 
 if [ "${CONTROL_PLANE}" = true ]; then
   step "kubectl config for ${SSH_USER:?}"

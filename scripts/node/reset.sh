@@ -45,8 +45,14 @@ fi
 # answers on the endpoint port again. Disabled, so a reboot does not bring them back. Only when the
 # files are vip.sh's (first line VIP_MANAGED_MARK, components/node/vip-config.ts); anything else is
 # the host's own and stays as it is. undo-prep.sh later puts the units back as they were before vip.sh.
+# KEEP_ENDPOINT=true (environment, set by join.sh when it resets a node to join it again): they stay,
+# since nothing runs vip.sh again before that join.
 VIP_MANAGED_MARK='# managed by kubeadm-cluster (scripts/node/vip.sh)'
 for pair in keepalived:/etc/keepalived/keepalived.conf haproxy:/etc/haproxy/haproxy.cfg; do
+  if [ "${KEEP_ENDPOINT:-false}" = true ]; then
+    [ ! -f "${pair#*:}" ] || say "${pair%%:*}: kept running (a join follows this reset)"
+    continue
+  fi
   unit="${pair%%:*}" file="${pair#*:}"
   if [ ! -f "${file}" ] || [ "$(head -n1 "${file}")" != "${VIP_MANAGED_MARK}" ]; then
     [ ! -f "${file}" ] || say "${unit}: ${file} is not ours: left alone"

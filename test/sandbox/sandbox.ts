@@ -371,3 +371,11 @@ export function diffDigests(a: Map<string, string>, b: Map<string, string>): str
   for (const k of b.keys()) if (!a.has(k)) changed.push(`added ${k}`);
   return changed.sort();
 }
+
+/** The composed script with one header variable changed (the line must exist exactly once), e.g. a shorter wait. */
+export function withHeader(script: string, name: string, value: string): string {
+  const line = new RegExp(`^${name}='[^']*'$`, "gm");
+  const found = script.match(line)?.length ?? 0;
+  if (found !== 1) throw new Error(`withHeader: ${name} is in the header ${found} times, not once`);
+  return script.replace(line, `${name}='${value}'`);
+}

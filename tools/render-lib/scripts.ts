@@ -15,7 +15,9 @@ export interface UnwrappedCommand {
   readonly viaInterpreter?: boolean;
 }
 
-const WRAPPED = /^(sudo -n timeout (?:--kill-after=\d+ )?(\d+) bash -c )('(?:[^']|'"'"')*')$/s;
+// An optional trailing ` # ...` comment is part of some commands (the kubeconfig's Kubernetes version,
+// a renewal label): it changes the command text, so a change updates the resource, and runs nothing.
+const WRAPPED = /^(sudo -n timeout (?:--kill-after=\d+ )?(\d+) bash -c )('(?:[^']|'"'"')*')( # [^\n']*)?$/s;
 
 /** Undoes shellQuote: `'it'"'"'s'` -> `it's`. Returns undefined if `quoted` is not exactly one shellQuote result. */
 export function shellUnquote(quoted: string): string | undefined {
@@ -28,7 +30,7 @@ export function unwrapCommand(command: string): UnwrappedCommand {
   const m = WRAPPED.exec(command);
   if (m) {
     const script = shellUnquote(m[3]);
-    if (script !== undefined) return { script, wrapper: `${m[1]}'<script>'`, timeoutSeconds: Number(m[2]) };
+    if (script !== undefined) return { script, wrapper: `${m[1]}'<script>'${m[4] ?? ""}`, timeoutSeconds: Number(m[2]) };
   }
   return { script: command };
 }

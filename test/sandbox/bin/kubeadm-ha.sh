@@ -69,6 +69,11 @@ ha_join_control_plane() { # ha_join_control_plane JOIN-CONFIG
     return 1
   fi
   ha_download_certs "$cfg" || return 1
+  # kubelet-start (cmd/kubeadm/app/cmd/phases/join/kubelet.go): a Ready Node of this name already there.
+  if [ "$(cat "$API/nodes/$n/ready" 2>/dev/null)" = True ]; then
+    echo "error execution phase kubelet-start: a Node with name \"$n\" and status \"Ready\" already exists in the cluster. You must delete the existing Node or change the name of this new joining Node" >&2
+    return 1
+  fi
   mkdir -p /etc/kubernetes/manifests /var/lib/kubelet
   for e in $LEAVES; do case "${e%%:*}" in *.conf) ;; *) issue "${e%%:*}" "${e#*:}" ;; esac; done
   for f in admin controller-manager scheduler kubelet; do
