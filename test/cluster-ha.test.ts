@@ -2,6 +2,7 @@
 // Pulumi.ha.yaml (3 control planes + 2 workers on VirtualBox), and the same topology on existing hosts:
 // who runs what in which order, where the certificate key travels, and what the endpoint is in the
 // kubeadm configs and the kubeconfig. Single-control-plane stacks get none of it.
+import * as crypto from "crypto";
 import * as yaml from "js-yaml";
 import { RecordedResource, dependsTransitively } from "./harness";
 import { stackConfig } from "./program-helpers";
@@ -135,6 +136,15 @@ describe("Pulumi.ha.yaml: 3 control planes + 2 workers on VirtualBox", () => {
       ...["k8s-cp-2", "k8s-cp-3", "k8s-worker-1", "k8s-worker-2"].flatMap((x) => [n(x, "upgrade-drain"), n(x, "upgrade"), n(x, "upgrade-uncordon")]),
     ];
     for (let i = 1; i < chain.length; i++) expect({ step: chain[i], after: dependsTransitively(rs, chain[i], chain[i - 1]) }).toEqual({ step: chain[i], after: true });
+  });
+
+  test("the token and the certificate upload run again whenever the join's script changes (a re-run join may reset and join again: both must be fresh)", () => {
+    for (const node of ["k8s-cp-2", "k8s-cp-3", "k8s-worker-1"]) {
+      const joinScriptText = script(one(rs, n(node, "join")).inputs.create);
+      const tag = ` # before join ${crypto.createHash("sha256").update(joinScriptText).digest("hex").slice(0, 12)}`;
+      expect(String(one(rs, n(node, "token")).inputs.create).endsWith(tag)).toBe(true);
+      if (node.startsWith("k8s-cp")) expect(String(one(rs, n(node, "upload-certs")).inputs.create).endsWith(tag)).toBe(true);
+    }
   });
 
   test("the version check knows the endpoint and the three control planes", () => {

@@ -515,29 +515,54 @@ d("an HA control plane in Debian sandboxes: keepalived + haproxy for real, kubea
       expect(cp3.n.read("/home/ubuntu/.kube/config")).toBe(cp3.n.read("/etc/kubernetes/admin.conf"));
     });
 
-    // LOCAL_API_WAIT 3 s instead of 90: the stand-in API answers at once or never.
-    const joinCp3Again = (label: string) =>
-      run(cp3, withHeader(joinScript(SPEC, CPS[2], { uploadStep: `${CPS[2].name}-upload-certs` }), "LOCAL_API_WAIT", "3"), label, joinStdin(SPEC, CPS[2], TOKEN, hashForRejoin, EPOINT, KEY));
+    // LOCAL_API_WAIT 3 s instead of 90: the fake API server answers at once or never.
+    const joinCp3Again = (label: string, endpoint = EPOINT) =>
+      run(cp3, withHeader(joinScript(SPEC, CPS[2], { uploadStep: `${CPS[2].name}-upload-certs` }), "LOCAL_API_WAIT", "3"), label, joinStdin(SPEC, CPS[2], TOKEN, hashForRejoin, endpoint, KEY));
     const kubeadmSteps = () => cp3.n.calls("kubeadm").filter((c) => c.startsWith("reset") || c.startsWith("join")).map((c) => c.split(" ")[0]);
+    const units = async () => (await cp3.n.exec("for u in keepalived haproxy; do systemctl is-active $u; systemctl is-enabled $u; done")).stdout;
 
-    test("a working control plane without the join marker (joined by an older join.sh) is left alone: its own API server answers, the marker is written", async () => {
+    test("a working control plane without the join marker (joined by an older join.sh) is left alone: its own API server answers, label and taint are ensured, the marker is written", async () => {
       expectOk(await cp3.n.exec("rm -f /var/lib/kubeadm-cluster/join-complete"));
       cp3.n.clearCalls();
       const again = await joinCp3Again("join, no marker, healthy");
       expectOk(again);
-      expect(again.stderr).toContain(`no join marker, but https://${CPS[2].ip}:6443 answers /readyz (its etcd member votes): already joined, skipping`);
+      expect(again.stderr).toContain(`no join marker, but https://${CPS[2].ip}:6443 answers /readyz (its etcd member votes): joined`);
       expect(kubeadmSteps()).toEqual([]);
-      expect(cp3.n.calls("kubectl").some((c) => c.includes(`--server https://${CPS[2].ip}:6443`) && c.includes("get --raw /readyz"))).toBe(true);
+      expect(cp3.n.calls("kubectl").filter((c) => /^(label|taint) node /.test(c.replace(/^(--\S+ \S+ )*/, "")) || / (label|taint) node /.test(c)).length).toBe(2);
       expect(members()).toEqual(CPS.map((c) => c.name));
       expect(cp3.n.exists("/var/lib/kubeadm-cluster/join-complete")).toBe(true);
     });
 
-    test("a control-plane join that died with its etcd member still a learner (kubelet.conf, no marker, no ready API) is reset, its Node deleted, and joined again; the endpoint stays up", async () => {
-      // As if the last join had died in control-plane-join/etcd, before the learner was promoted.
-      expectOk(await cp3.n.exec("rm -f /var/lib/kubeadm-cluster/join-complete"));
-      fs.renameSync(path.join(api, "etcd", "members", CPS[2].name), path.join(api, "etcd", "learners", CPS[2].name));
+    test("no marker, and neither the node's own API server nor the endpoint answers (quorum lost, machines booting): nothing is reset, the join fails saying so", async () => {
+      expectOk(await cp3.n.exec("rm -f /var/lib/kubeadm-cluster/join-complete /srv/fake-api/readyz"));
       cp3.n.clearCalls();
-      const again = await joinCp3Again("join after a half-done one");
+      try {
+        // An endpoint that does not answer, as when the whole control plane is down.
+        const r = await joinCp3Again("join, no marker, nothing answers", "192.168.56.99:8443");
+        expect(r.code).not.toBe(0);
+        expect(r.stderr).toContain(`cannot tell whether ${CPS[2].name}'s control-plane join finished`);
+        expect(r.stderr).toContain("Nothing was changed");
+        expect(kubeadmSteps()).toEqual([]);
+        expect(members()).toEqual(CPS.map((c) => c.name));
+        expect(cp3.n.exists("/etc/kubernetes/kubelet.conf")).toBe(true);
+      } finally {
+        expectOk(await cp3.n.exec("echo ok > /srv/fake-api/readyz"));
+      }
+    }, 120_000);
+
+    test("a control-plane join that died with its etcd member still a learner (no ready API of its own, the endpoint answers) is reset, its Node deleted, and joined again; the endpoint services stay or come back", async () => {
+      // As if the last join had died in control-plane-join/etcd, before the learner was promoted: the
+      // node's API server cannot serve. And as if a reset run by Pulumi had stopped haproxy before.
+      expectOk(await cp3.n.exec("rm -f /var/lib/kubeadm-cluster/join-complete /srv/fake-api/readyz"));
+      fs.renameSync(path.join(api, "etcd", "members", CPS[2].name), path.join(api, "etcd", "learners", CPS[2].name));
+      expectOk(await cp3.n.exec("systemctl stop haproxy; systemctl disable haproxy"));
+      cp3.n.clearCalls();
+      let again: RunResult;
+      try {
+        again = await joinCp3Again("join after a half-done one");
+      } finally {
+        expectOk(await cp3.n.exec("echo ok > /srv/fake-api/readyz"));
+      }
       expectOk(again);
       expect(again.stderr).toContain("reset the half-done control-plane join");
       // The reset first (it removes the learner while the Node exists), the Node deleted (kubeadm join
@@ -548,9 +573,10 @@ d("an HA control plane in Debian sandboxes: keepalived + haproxy for real, kubea
       expect(members()).toEqual(CPS.map((c) => c.name));
       expect(fs.readdirSync(path.join(api, "etcd", "learners"))).toEqual([]);
       expect(cp3.n.exists("/var/lib/kubeadm-cluster/join-complete")).toBe(true);
-      // vip.sh does not run again before this join: the reset kept keepalived and haproxy.
+      // vip.sh does not run again before this join: the reset kept keepalived, the join started haproxy again.
       expect(again.stdout + again.stderr).toMatch(/keepalived: kept running \(a join follows this reset\)/);
-      expect((await cp3.n.exec("for u in keepalived haproxy; do systemctl is-active $u; systemctl is-enabled $u; done")).stdout).toBe("active\nenabled\nactive\nenabled\n");
+      expect(again.stderr).toContain("haproxy: enabled and started again (the control-plane endpoint)");
+      expect(await units()).toBe("active\nenabled\nactive\nenabled\n");
     }, 120_000);
 
     test("etcd admits one learner at a time: a control-plane join while another member is still a learner is refused", async () => {

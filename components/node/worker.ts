@@ -2,6 +2,7 @@
 // undoes it on delete (drain + delete the Node on the control plane, then kubeadm reset on the worker).
 // Scripts: scripts/node/token.sh, join.sh, approve-serving-cert.sh, drain-node.sh, reset.sh, and for a
 // version upgrade upgrade-drain.sh, upgrade-node.sh, upgrade-uncordon.sh.
+import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { ClusterSpec, NodeSpec } from "../spec";
@@ -153,6 +154,11 @@ function joinSteps(
   // A recreated machine, or a new cluster (a replaced control plane has a new CA), means this node must
   // be joined again: both replace the node's commands (PULUMI-NOTES §1.1: triggers always replace).
   const triggers = [host.machineId, controlPlane.caCertHash];
+  const joinText = joinScript(spec, node, cp ? { uploadStep: `${name}-upload-certs` } : undefined);
+  // The join runs again (an update) whenever its script changes, and may then reset the node and join
+  // it again; the token (TTL) and the uploaded certificates (2 h) must be fresh for that join too. This
+  // comment makes the token and upload steps run again, before it, whenever the join's script changes.
+  const beforeJoin = ` # before join ${crypto.createHash("sha256").update(joinText).digest("hex").slice(0, 12)}`;
 
   // A further control plane: the certificates are uploaded again right before its join, on the first
   // control plane (they expire two hours after an upload), after the previous control plane's join.
@@ -161,7 +167,7 @@ function joinSteps(
         `${name}-upload-certs`,
         {
           connection: cpConnection,
-          create: remoteBash(uploadCertsScript(), TIMEOUTS.uploadCerts),
+          create: `${remoteBash(uploadCertsScript(), TIMEOUTS.uploadCerts)}${beforeJoin}`,
           stdin: pulumi.secret(cp.certificateKey.apply((key) => uploadCertsStdin(spec, cp.firstControlPlane, key))),
           triggers,
           addPreviousOutputInEnv: false,
@@ -181,7 +187,7 @@ function joinSteps(
     `${name}-token`,
     {
       connection: cpConnection,
-      create: remoteBash(tokenScript(spec), TIMEOUTS.token),
+      create: `${remoteBash(tokenScript(spec), TIMEOUTS.token)}${beforeJoin}`,
       stdin: pulumi.secret(controlPlane.token.apply(tokenStdin)),
       triggers,
       addPreviousOutputInEnv: false,
@@ -201,7 +207,7 @@ function joinSteps(
     `${name}-join`,
     {
       connection,
-      create: remoteBash(joinScript(spec, node, cp ? { uploadStep: `${name}-upload-certs` } : undefined), TIMEOUTS.join),
+      create: remoteBash(joinText, TIMEOUTS.join),
       stdin: pulumi.secret(
         pulumi
           .all([controlPlane.token, controlPlane.caCertHash, controlPlane.endpoint, cp ? cp.certificateKey : undefined])

@@ -12,6 +12,7 @@
 #   SSH_USER UPLOAD_STEP  (control planes only) the SSH user; the step that uploads the certificates
 #   LOCAL_API_SERVER      (control planes only) this node's own API server, https://<node IP>:6443
 #   LOCAL_API_WAIT        (control planes only) seconds to wait for it when the join marker is missing
+# The control-plane endpoint (host:port) is read from the JoinConfiguration (apiServerEndpoint).
 # shellcheck source=lib/prelude.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/prelude.sh"
 
@@ -66,15 +67,32 @@ reset_for_rejoin() {
   fi
 }
 
-# local_api_ready SECONDS: this control plane's own API server answers /readyz within SECONDS. Its
-# readyz includes etcd, and kubeadm points a stacked API server at the local member
-# (--etcd-servers=https://127.0.0.1:2379), which answers only as a started voting member.
-local_api_ready() {
-  local deadline=$((SECONDS + $1))
-  until timeout 15 kubectl --kubeconfig /etc/kubernetes/admin.conf --server "${LOCAL_API_SERVER:?}" --request-timeout=10s get --raw /readyz >/dev/null 2>&1; do
+# ready URL SECONDS: GET URL/readyz answers 200 within SECONDS. Anonymous (curl -k): /readyz is public
+# (system:public-info-viewer), so an expired admin.conf cannot make a working API server look dead. A
+# stacked API server reads its local etcd member (--etcd-servers=https://127.0.0.1:2379), which serves
+# only as a started voting member, so a node's own /readyz also says "my etcd member votes".
+ready() {
+  local deadline=$((SECONDS + $2))
+  # The body too: a ready API server answers 200 "ok" (a proxy or another server on the port may not).
+  until [ "$(timeout 15 curl -fsk --max-time 10 "$1/readyz" 2>/dev/null)" = ok ]; do
     [ "${SECONDS}" -lt "${deadline}" ] || return 1
     sleep 5
   done
+}
+ENDPOINT="$(sed -n 's/^ *apiServerEndpoint: *//p' "${WORK}/join.yaml" | tr -d '"' | head -n1)"
+
+# mark_control_plane: what kubeadm's last join phase (control-plane-join/mark-control-plane) does, for a
+# join that died before it: the control-plane label and taint. From 1.33 (ControlPlaneKubeletLocalMode)
+# kubelet.conf appears only after the etcd member is promoted, so "kubelet.conf, no marker" there means
+# the join died in wait-control-plane or mark-control-plane. --overwrite: a no-op when they are there.
+mark_control_plane() {
+  local kc=(--kubeconfig /etc/kubernetes/admin.conf --server "${LOCAL_API_SERVER}" --request-timeout=20s)
+  if timeout 60 kubectl "${kc[@]}" label node "${NODE_NAME}" --overwrite node-role.kubernetes.io/control-plane= node.kubernetes.io/exclude-from-external-load-balancers= >&2 &&
+    timeout 60 kubectl "${kc[@]}" taint node "${NODE_NAME}" --overwrite node-role.kubernetes.io/control-plane:NoSchedule >&2; then
+    log "control-plane label and taint on Node ${NODE_NAME}"
+  else
+    warn "could not set the control-plane label and taint on Node ${NODE_NAME} (kubectl output above)"
+  fi
 }
 
 if [ -f /etc/kubernetes/kubelet.conf ]; then
@@ -87,20 +105,43 @@ if [ -f /etc/kubernetes/kubelet.conf ]; then
     log "/etc/kubernetes/kubelet.conf present: already joined, skipping"
     step "done"
     exit 0
-  elif [ -f /etc/kubernetes/manifests/etcd.yaml ] && [ -f /etc/kubernetes/admin.conf ] && local_api_ready "${LOCAL_API_WAIT:?}"; then
-    # No marker, yet a working control plane: joined by a join.sh older than the marker (or the marker
-    # was lost). Never reset a member that works.
-    log "no join marker, but ${LOCAL_API_SERVER} answers /readyz (its etcd member votes): already joined, skipping"
+  elif [ -f /etc/kubernetes/manifests/etcd.yaml ] && ready "${LOCAL_API_SERVER:?}" "${LOCAL_API_WAIT:?}"; then
+    # No marker, yet a working control plane: joined by a join.sh older than the marker, or a join that
+    # died in its last phase. Never reset a member that works.
+    log "no join marker, but ${LOCAL_API_SERVER} answers /readyz (its etcd member votes): joined"
+    mark_control_plane
     mark_joined
     step "done"
     exit 0
+  elif [ -f /etc/kubernetes/manifests/etcd.yaml ] && ! ready "https://${ENDPOINT:?}" 30; then
+    # Neither this node nor the cluster answers (quorum lost, machines just booted): nothing tells a
+    # half-done join from a member that is down with the rest, so nothing is reset.
+    fail "cannot tell whether ${NODE_NAME}'s control-plane join finished: kubelet.conf is there but no join marker, and neither ${LOCAL_API_SERVER} nor the endpoint https://${ENDPOINT} answers /readyz. Nothing was changed; run pulumi up again once the cluster answers"
   else
-    step "reset the half-done control-plane join (kubelet.conf, but no etcd manifest or no answer from ${LOCAL_API_SERVER} within ${LOCAL_API_WAIT}s)"
+    # No etcd manifest (the join died before its member was added), or the cluster answers and this
+    # node does not (its member was never promoted): a half-done join.
+    step "reset the half-done control-plane join (kubelet.conf, no join marker, and no etcd manifest or no answer from ${LOCAL_API_SERVER} while the endpoint answers)"
     reset_for_rejoin || fail "reset before retrying the control-plane join failed"
   fi
 elif [ -f /etc/kubernetes/bootstrap-kubelet.conf ] || [ -f /etc/kubernetes/pki/ca.crt ] || [ -f /var/lib/kubelet/config.yaml ]; then
   step "reset the half-done join"
   reset_for_rejoin || fail "reset before retrying the join failed"
+fi
+
+if [ "${CONTROL_PLANE}" = true ]; then
+  # A reset run by Pulumi (the node's reset step replaced, e.g. for a new cluster) stopped and disabled
+  # the endpoint's services, and vip.sh does not run again before this join: start vip.sh's own again.
+  for unit in keepalived haproxy; do
+    conf=/etc/keepalived/keepalived.conf
+    [ "${unit}" = haproxy ] && conf=/etc/haproxy/haproxy.cfg
+    if [ ! -f "${conf}" ] || [ "$(head -n1 "${conf}")" != '# managed by kubeadm-cluster (scripts/node/vip.sh)' ]; then continue; fi
+    if systemctl is-active --quiet "${unit}" && systemctl is-enabled --quiet "${unit}"; then continue; fi
+    if systemctl enable --now "${unit}" >&2; then
+      log "${unit}: enabled and started again (the control-plane endpoint)"
+    else
+      warn "could not start ${unit}"
+    fi
+  done
 fi
 
 step "kubeadm join"

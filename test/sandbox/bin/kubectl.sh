@@ -163,7 +163,18 @@ case "${1:-} ${2:-}" in
       sed -i "s/^node=.*/node=$to/" "$API/pods/$id"; echo "pod/${id#*/} evicted"
     done
     echo "node/$2 drained" ;;
-  "taint node") ;;
+  "label node")
+    need_node "$3"; mkdir -p "$API/nodes/$3/labels"
+    for kv in "${@:4}"; do
+      case "$kv" in
+        *=*) k="${kv%%=*}"; f="$API/nodes/$3/labels/${k//\//%}"
+             if [ -f "$f" ] && ! $overwrite; then err "'$k' already has a value ($(cat "$f")), and --overwrite is false"; fi
+             printf '%s\n' "${kv#*=}" > "$f" ;;
+        *) err "invalid label format: $kv" ;;
+      esac
+    done
+    echo "node/$3 labeled" ;;
+  "taint node") echo "node/$3 tainted" ;;
   "delete node")
     if node_exists "$3"; then rm -rf "${API:?}/nodes/$3"; echo "node \"$3\" deleted"; elif $ignore_nf; then :; else err "nodes \"$3\" not found"; fi ;;
   *) err "sandbox stand-in kubectl: unsupported command: $*" ;;

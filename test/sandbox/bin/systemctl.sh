@@ -27,9 +27,9 @@ case "$1 ${2:-}" in "restart kubelet"|"start kubelet")
   n="$(hostname)"
   if [ -f $API/.sandbox-api ] && [ -d "$API/nodes/$n" ]; then kubelet --version | awk '{print $2}' > "$API/nodes/$n/kubeletVersion"; echo True > "$API/nodes/$n/ready"; fi ;;
 esac
-quiet=false
+quiet=false now=false
 args=()
-for a in "$@"; do case "$a" in -q|--quiet) quiet=true ;; --*) ;; *) args+=("$a") ;; esac; done
+for a in "$@"; do case "$a" in -q|--quiet) quiet=true ;; --now) now=true ;; --*) ;; *) args+=("$a") ;; esac; done
 verb="${args[0]:-}"
 unit="${args[1]:-}"
 unit="${unit%.service}"
@@ -82,6 +82,8 @@ case "$unit" in
       enable)
         f="$(unit_file "$unit")" || { echo "Failed to enable unit: Unit file $unit.service does not exist." >&2; exit 1; }
         if [ ! -L "$(wants "$unit")" ]; then mkdir -p "$(dirname "$(wants "$unit")")"; ln -s "$f" "$(wants "$unit")"; echo "Created symlink $(wants "$unit") → $f." >&2; fi
+        # enable --now: start it too.
+        if $now && ! running "$unit"; then start_unit "$unit"; exit $?; fi
         exit 0 ;;
       disable)
         if [ -L "$(wants "$unit")" ]; then rm -f "$(wants "$unit")"; echo "Removed \"$(wants "$unit")\"." >&2; fi
