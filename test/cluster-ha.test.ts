@@ -215,11 +215,13 @@ describe("kubernetes.certificateRenewal with three control planes", () => {
     const first = one(rs, "kubeadm-cp1-renew-certs");
     expect(script(first.inputs.create)).toContain("kubeadm certs renew all");
     expect(first.inputs.triggers).toEqual(expect.arrayContaining(["2027-06"]));
-    // The others: update only, the label in its text. Creating them runs nothing (a control plane that
-    // just joined has new certificates; a renewal then would restart its etcd member during the next join).
+    // The others: the label in the update's text (a new label updates them). Created, they renew only
+    // certificates older than a day (a control plane that just joined has new certificates; a renewal
+    // then would restart its etcd member during the next join).
     for (const m of ["kubeadm-cp2-renew-certs", "kubeadm-cp3-renew-certs"]) {
       const r = one(rs, m);
-      expect(r.inputs.create).toBeUndefined();
+      expect(header(r.inputs.create)).toMatch(/^FRESH_HOURS='24'$/m);
+      expect(header(r.inputs.update)).not.toMatch(/^FRESH_HOURS=/m);
       expect(script(r.inputs.update)).toContain("kubeadm certs renew all");
       expect(String(r.inputs.update)).toMatch(/# certificate renewal: 2027-06$/);
       expect(r.inputs.triggers).not.toEqual(expect.arrayContaining(["2027-06"]));

@@ -380,6 +380,8 @@ d("node lifecycle in a Debian sandbox: packages, apt locks, reset on a shared ho
     let r1: RunResult;
     let r2: RunResult;
     let recovered: RunResult;
+    let fresh: RunResult;
+    let freshCalls: string[];
     let manifestsBefore: Map<string, string>;
     const snap = (n: SandboxNode) => ({ ca: n.read("/etc/kubernetes/pki/ca.crt"), apiserver: n.read("/etc/kubernetes/pki/apiserver.crt"), admin: n.read("/etc/kubernetes/admin.conf") });
     let s0: ReturnType<typeof snap>;
@@ -392,6 +394,10 @@ d("node lifecycle in a Debian sandbox: packages, apt locks, reset on a shared ho
       expectOk(await n.run(initScript(spec, cpSpec), { stdin: initStdin(spec, cpSpec, TOKEN, [cpSpec.ip]) }));
       manifestsBefore = n.digest(["/etc/kubernetes/manifests"]);
       s0 = snap(n);
+      // A further control plane's renewal step, created right after its join: nothing to renew.
+      n.clearCalls();
+      fresh = await n.run(renewCertsScript(spec, cpSpec, { freshHours: 24 }));
+      freshCalls = n.calls("kubeadm");
       n.clearCalls();
       const script = withHeader(renewCertsScript(spec, cpSpec), "STATIC_POD_WAIT", "1");
       r1 = await n.run(script);
@@ -403,6 +409,13 @@ d("node lifecycle in a Debian sandbox: packages, apt locks, reset on a shared ho
       expectOk(await n.exec("mkdir -p /var/lib/kubeadm-cluster/renew-certs/manifests && mv /etc/kubernetes/manifests/etcd.yaml /etc/kubernetes/manifests/kube-apiserver.yaml /var/lib/kubeadm-cluster/renew-certs/manifests/"));
       recovered = await n.run(script);
     }, 170_000);
+
+    test("FRESH_HOURS: certificates issued less than that ago are left alone (no renewal, no restart); the state is unchanged", () => {
+      expectOk(fresh);
+      expect(fresh.stderr).toMatch(/less than 24 h ago, a fresh join\): nothing to renew/);
+      expect(freshCalls.filter((c) => c.startsWith("certs renew"))).toEqual([]);
+      expect(fresh.stderr).not.toMatch(/moved out of/);
+    });
 
     test("each run renews every certificate from the same CAs and restarts the static pods by moving their manifests out and back", () => {
       expectOk(r1);

@@ -156,7 +156,8 @@ export class KubeadmCluster extends pulumi.ComponentResource {
           upgradeAfter,
           certificateKey: certificateKey as pulumi.Output<string>,
           firstControlPlane: nodeOf(cpHost),
-          // Not after the previous renewal: creating a renewal step runs nothing (worker.ts), and waiting
+          // Not after the previous renewal: a renewal step created with its join finds fresh certificates
+          // and does nothing (worker.ts), and waiting
           // for it would put the previous control plane's serving-cert approval on every join's path.
           joinAfter: previous ? [previous.join] : [],
           renewAfter: previous ? [previous.renewed] : controlPlane.renewed ? [controlPlane.renewed] : [],

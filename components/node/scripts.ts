@@ -274,7 +274,7 @@ export function undoPrepScript(node: NodeSpec, opts: UndoPrepOptions = {}): stri
  * Run as root, bounded by TIMEOUTS.renewCerts. The admin kubeconfig changes: re-read it afterwards
  * (kubeconfigScript) so the exported kubeconfig carries the renewed client certificate.
  */
-export function renewCertsScript(spec: Pick<ClusterSpec, "ssh">, node: NodeSpec): string {
+export function renewCertsScript(spec: Pick<ClusterSpec, "ssh">, node: NodeSpec, opts: { freshHours?: number } = {}): string {
   if (node.role !== "control-plane") throw new Error(`internal: renew-certs runs on the control plane, not on ${node.name} (${node.role})`);
   return composeScript("node/renew-certs.sh", {
     NODE_NAME: node.name,
@@ -282,6 +282,7 @@ export function renewCertsScript(spec: Pick<ClusterSpec, "ssh">, node: NodeSpec)
     STATIC_POD_WAIT: String(STATIC_POD_WAIT),
     API_WAIT: String(API_WAIT),
     API_SERVER: `https://${node.ip}:${API_PORT}`,
+    ...(opts.freshHours !== undefined ? { FRESH_HOURS: String(opts.freshHours) } : {}),
   }, { tag: `renew-certs ${node.name}`, logFd: 2 });
 }
 

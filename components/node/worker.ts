@@ -290,18 +290,20 @@ function joinSteps(
   const upUncordon = step("upgrade-uncordon", cpConnection, upgradeUncordonScript(spec, node), UPGRADE_TIMEOUTS.upgradeUncordon, [upNode]);
 
   // A further control plane renews its own certificates too (each control plane has its API server,
-  // etcd and kubeconfig certificates; `kubeadm certs renew all` renews only the node it runs on). Only
-  // `update` is set, carrying the kubernetes.certificateRenewal label: creating it runs nothing (a
-  // control plane that just joined has new certificates, and a renewal then would restart its etcd
-  // member while the next control plane joins), a new label updates it and renews. Without a label the
-  // update is `true`, so removing the label renews nothing. After this node's join and upgrade, and
-  // after the previous control plane's renewal (one etcd member restarting at a time).
+  // etcd and kubeconfig certificates; `kubeadm certs renew all` renews only the node it runs on). The
+  // kubernetes.certificateRenewal label is in the `update` text: a new label updates it and renews;
+  // without a label the update is `true`, so removing the label renews nothing. Created (a new control
+  // plane, or this step new in an existing stack) with a label, it renews only certificates older than
+  // a day: a control plane that just joined has new ones, and a renewal then would restart its etcd
+  // member while the next control plane joins. After this node's join and upgrade, and after the
+  // previous control plane's renewal (one etcd member restarting at a time).
   const renewal = spec.kubernetes.certificateRenewal;
   const renewed = cp
     ? new command.remote.Command(
         `${name}-renew-certs`,
         {
           connection,
+          ...(renewal === undefined ? {} : { create: `${remoteBash(renewCertsScript(spec, node, { freshHours: 24 }), TIMEOUTS.renewCerts)} # certificate renewal: ${renewal}` }),
           update: renewal === undefined ? "true # certificate renewal: none" : `${remoteBash(renewCertsScript(spec, node), TIMEOUTS.renewCerts)} # certificate renewal: ${renewal}`,
           triggers,
           addPreviousOutputInEnv: false,
