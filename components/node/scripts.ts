@@ -169,7 +169,10 @@ export function joinScript(spec: Pick<ClusterSpec, "ssh">, node: NodeSpec, contr
   return composeScript("node/join.sh", {
     NODE_NAME: node.name,
     RESET_SCRIPT: resetScript(spec, node),
-    JOIN_TIMEOUT: String(Math.floor((TIMEOUTS.join - 120) / 2)),
+    // Two attempts within the outer timeout, after what comes before them: 120 s for resets and the
+    // pause between attempts, and on a control plane the marker checks (LOCAL_API_WAIT + 30 s for the
+    // endpoint) and one more reset.
+    JOIN_TIMEOUT: String(Math.floor((TIMEOUTS.join - 120 - (controlPlane ? LOCAL_API_WAIT + 30 + 60 : 0)) / 2)),
     ...(controlPlane
       ? {
           CONTROL_PLANE: "true",

@@ -74,7 +74,8 @@ reset_for_rejoin() {
 ready() {
   local deadline=$((SECONDS + $2))
   # The body too: a ready API server answers 200 "ok" (a proxy or another server on the port may not).
-  until [ "$(timeout 15 curl -fsk --max-time 10 "$1/readyz" 2>/dev/null)" = ok ]; do
+  # --noproxy: a proxy set in the environment (/etc/environment) must not answer for the node itself.
+  until [ "$(timeout 15 curl -fsk --noproxy '*' --max-time 10 "$1/readyz" 2>/dev/null)" = ok ]; do
     [ "${SECONDS}" -lt "${deadline}" ] || return 1
     sleep 5
   done

@@ -18,7 +18,7 @@
 #   API_WAIT          seconds to wait for the API server to answer again
 #   API_SERVER        this node's own API server (https://<node IP>:6443): with HA, admin.conf names the
 #                     endpoint, which the other control planes answer while this one is still down
-#   FRESH_HOURS       (optional) nothing to do when the API server's certificate was issued less than
+#   FRESH_HOURS       (optional) nothing to do when the API server's certificate was written less than
 #                     this many hours ago (a control plane that has just joined)
 # shellcheck source=lib/prelude.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/prelude.sh"
@@ -48,10 +48,12 @@ if compgen -G "${HOLD}/*.yaml" >/dev/null; then
 fi
 compgen -G "${MANIFESTS}/*.yaml" >/dev/null || fail "no static pod manifests in ${MANIFESTS}"
 if [ -n "${FRESH_HOURS:-}" ]; then
-  issued="$(openssl x509 -noout -startdate -in /etc/kubernetes/pki/apiserver.crt 2>/dev/null | sed 's/^notBefore=//')" || issued=""
-  issued_s="$(date -d "${issued}" +%s 2>/dev/null)" || issued_s=""
+  # The file's time, not the certificate's notBefore: kubeadm signs every certificate with the CA's
+  # NotBefore (pkiutil.NewSignedCert), so that is the cluster's creation, not the join or the last
+  # renewal; kubeadm writes the file at both. Unreadable: renew.
+  issued_s="$(stat -c %Y /etc/kubernetes/pki/apiserver.crt 2>/dev/null)" || issued_s=""
   if [ -n "${issued_s}" ] && [ $(($(date +%s) - issued_s)) -lt $((FRESH_HOURS * 3600)) ]; then
-    log "the certificates were issued ${issued} (less than ${FRESH_HOURS} h ago, a fresh join): nothing to renew"
+    log "the certificates were written $(date -u -d "@${issued_s}" +%Y-%m-%dT%H:%M:%SZ) (less than ${FRESH_HOURS} h ago, a fresh join): nothing to renew"
     step "done"
     exit 0
   fi
