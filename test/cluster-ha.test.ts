@@ -158,22 +158,22 @@ describe("Pulumi.ha.yaml: 3 control planes + 2 workers on VirtualBox", () => {
   });
 });
 
+/** Existing hosts: three control planes and a worker (any stack name: the config here is complete). */
+const EXISTING_HA = {
+  provider: "existing",
+  sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\ntest\n-----END OPENSSH PRIVATE KEY-----\n",
+  nodes: JSON.stringify([
+    { name: "cp1", role: "control-plane", ip: "10.20.0.11" },
+    { name: "cp2", role: "control-plane", ip: "10.20.0.12" },
+    { name: "cp3", role: "control-plane", ip: "10.20.0.13" },
+    { name: "w1", role: "worker", ip: "10.20.0.21" },
+  ]),
+};
+
 describe("existing hosts with three control planes", () => {
   let rs: RecordedResource[];
   beforeAll(async () => {
-    const config = {
-      provider: "existing",
-      sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\ntest\n-----END OPENSSH PRIVATE KEY-----\n",
-      nodes: JSON.stringify([
-        { name: "cp1", role: "control-plane", ip: "10.20.0.11" },
-        { name: "cp2", role: "control-plane", ip: "10.20.0.12" },
-        { name: "cp3", role: "control-plane", ip: "10.20.0.13" },
-        { name: "w1", role: "worker", ip: "10.20.0.21" },
-      ]),
-      kubernetes: JSON.stringify({ version: "1.31.6", controlPlaneEndpoint: "10.20.0.100" }),
-    };
-    // Any stack name: the config here is complete.
-    ({ rs } = await program("dev", config));
+    ({ rs } = await program("dev", { ...EXISTING_HA, kubernetes: JSON.stringify({ version: "1.31.6", controlPlaneEndpoint: "10.20.0.100" }) }));
   });
 
   test("keepalived/haproxy on each control plane, undo-prep after reset, the endpoint in every join", () => {
@@ -190,16 +190,7 @@ describe("existing hosts with three control planes", () => {
 
 describe("kubernetes.certificateRenewal with three control planes", () => {
   let rs: RecordedResource[];
-  const base = {
-    provider: "existing",
-    sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\ntest\n-----END OPENSSH PRIVATE KEY-----\n",
-    nodes: JSON.stringify([
-      { name: "cp1", role: "control-plane", ip: "10.20.0.11" },
-      { name: "cp2", role: "control-plane", ip: "10.20.0.12" },
-      { name: "cp3", role: "control-plane", ip: "10.20.0.13" },
-      { name: "w1", role: "worker", ip: "10.20.0.21" },
-    ]),
-  };
+  const base = EXISTING_HA;
   beforeAll(async () => {
     ({ rs } = await program("dev", { ...base, kubernetes: JSON.stringify({ version: "1.31.6", controlPlaneEndpoint: "10.20.0.100", certificateRenewal: "2027-06" }) }));
   });

@@ -14,6 +14,8 @@
 #                        InitConfiguration on stdin (kubeadm forbids --certificate-key with --config)
 # shellcheck source=lib/prelude.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/prelude.sh"
+# shellcheck source=lib/user-kubeconfig.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/user-kubeconfig.sh"
 
 : "${NODE_NAME:?}" "${NODE_IP:?}" "${SSH_USER:?}" "${SINGLE_NODE:?}" "${VERSION_PLACEHOLDER:?}"
 : "${RESET_SCRIPT:?}" "${API_WAIT:?}" "${INIT_TIMEOUT:?}"
@@ -83,16 +85,7 @@ if [ "${initialised}" = false ]; then
 fi
 
 step "kubectl config for ${SSH_USER}"
-# As the runbooks do (mkdir ~/.kube; cp admin.conf; chown), written only when it differs.
-home="$(getent passwd "${SSH_USER}" | cut -d: -f6)" || fail "user ${SSH_USER} not found"
-group="$(id -gn "${SSH_USER}")"
-install -d -m 700 -o "${SSH_USER}" -g "${group}" "${home}/.kube"
-if cmp -s "${ADMIN}" "${home}/.kube/config"; then
-  log "${home}/.kube/config: unchanged"
-else
-  install -m 600 -o "${SSH_USER}" -g "${group}" "${ADMIN}" "${home}/.kube/config"
-  log "${home}/.kube/config: written"
-fi
+user_kubeconfig ""
 
 step "control-plane taint"
 taint=node-role.kubernetes.io/control-plane

@@ -15,6 +15,8 @@
 # The control-plane endpoint (host:port) is read from the JoinConfiguration (apiServerEndpoint).
 # shellcheck source=lib/prelude.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/prelude.sh"
+# shellcheck source=lib/user-kubeconfig.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/user-kubeconfig.sh"
 
 : "${NODE_NAME:?}" "${RESET_SCRIPT:?}" "${JOIN_TIMEOUT:?}"
 CONTROL_PLANE="${CONTROL_PLANE:-false}"
@@ -170,14 +172,6 @@ mark_joined
 
 if [ "${CONTROL_PLANE}" = true ]; then
   step "kubectl config for ${SSH_USER:?}"
-  home="$(getent passwd "${SSH_USER}" | cut -d: -f6)" || fail "user ${SSH_USER} not found"
-  group="$(id -gn "${SSH_USER}")"
-  install -d -m 700 -o "${SSH_USER}" -g "${group}" "${home}/.kube"
-  if cmp -s /etc/kubernetes/admin.conf "${home}/.kube/config"; then
-    log "${home}/.kube/config: unchanged"
-  else
-    install -m 600 -o "${SSH_USER}" -g "${group}" /etc/kubernetes/admin.conf "${home}/.kube/config"
-    log "${home}/.kube/config: written"
-  fi
+  user_kubeconfig ""
 fi
 step "done"

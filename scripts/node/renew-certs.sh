@@ -22,6 +22,8 @@
 #                     this many hours ago (a control plane that has just joined)
 # shellcheck source=lib/prelude.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/prelude.sh"
+# shellcheck source=lib/user-kubeconfig.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/user-kubeconfig.sh"
 
 : "${NODE_NAME:?}" "${SSH_USER:?}" "${STATIC_POD_WAIT:?}" "${API_WAIT:?}" "${API_SERVER:?}"
 MANIFESTS=/etc/kubernetes/manifests
@@ -94,15 +96,7 @@ done
 log "API server ${API_SERVER} answers /readyz"
 
 step "kubectl config for ${SSH_USER}"
-home="$(getent passwd "${SSH_USER}" | cut -d: -f6)" || fail "user ${SSH_USER} not found"
-group="$(id -gn "${SSH_USER}")"
-install -d -m 700 -o "${SSH_USER}" -g "${group}" "${home}/.kube"
-if cmp -s "${ADMIN}" "${home}/.kube/config"; then
-  log "${home}/.kube/config: unchanged"
-else
-  install -m 600 -o "${SSH_USER}" -g "${group}" "${ADMIN}" "${home}/.kube/config"
-  log "${home}/.kube/config: written (the renewed admin.conf)"
-fi
+user_kubeconfig "the renewed admin.conf"
 
 step "expiry after renewal"
 timeout 120 kubeadm certs check-expiration >&2 || warn "kubeadm certs check-expiration failed"

@@ -30,6 +30,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/apt.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/lib/versions.sh"
 # shellcheck source=lib/kube.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/kube.sh"
+# shellcheck source=lib/user-kubeconfig.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/user-kubeconfig.sh"
 
 : "${NODE_NAME:?}" "${SSH_USER:?}" "${K8S_MINOR:?}" "${APT_BASE:?}" "${APT_VERSION_PATTERN:?}" "${INSTALL_CRI_TOOLS:?}"
 : "${PLAN_TIMEOUT:?}" "${APPLY_TIMEOUT:?}" "${DRAIN_TIMEOUT:?}" "${NODE_WAIT:?}"
@@ -89,26 +91,13 @@ fi
 kubelet_done=false
 if apt_matches kubelet "${PKG}" && [ "${N_VERSION}" = "v${target}" ]; then kubelet_done=true; fi
 
-# kubeconfig_for_user: the SSH user's ~/.kube/config = admin.conf (apply renews its certificate:
-# "kubeadm renews all the certificates during control plane upgrade", kubeadm-certs.md), written only
-# when it differs.
-kubeconfig_for_user() {
-  local home group
-  home="$(getent passwd "${SSH_USER}" | cut -d: -f6)" || fail "user ${SSH_USER} not found"
-  group="$(id -gn "${SSH_USER}")"
-  install -d -m 700 -o "${SSH_USER}" -g "${group}" "${home}/.kube"
-  if cmp -s "${ADMIN}" "${home}/.kube/config"; then
-    log "${home}/.kube/config: unchanged"
-  else
-    install -m 600 -o "${SSH_USER}" -g "${group}" "${ADMIN}" "${home}/.kube/config"
-    log "${home}/.kube/config: written (admin.conf)"
-  fi
-}
+# The SSH user's ~/.kube/config follows admin.conf (lib/user-kubeconfig.sh): apply renews its
+# certificate ("kubeadm renews all the certificates during control plane upgrade", kubeadm-certs.md).
 
 if [ "${applied}" = true ] && [ "${kubelet_done}" = true ] && apt_matches kubeadm "${PKG}" && apt_matches kubectl "${PKG}" && [ -z "${N_MARK}" ]; then
   ensure_held kubeadm kubelet kubectl
   step "kubectl config for ${SSH_USER}"
-  kubeconfig_for_user
+  user_kubeconfig "admin.conf"
   step "done"
   echo "control plane ${NODE_NAME} at v${target}: nothing to do"
   exit 0
@@ -200,7 +189,7 @@ step "uncordon ${NODE_NAME}"
 uncordon_ours "${NODE_NAME}"
 
 step "kubectl config for ${SSH_USER}"
-kubeconfig_for_user
+user_kubeconfig "admin.conf"
 
 step "done"
 echo "control plane ${NODE_NAME} upgraded to v${target}"

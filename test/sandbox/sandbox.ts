@@ -151,26 +151,10 @@ export class SandboxNode {
     const u = await sh("chroot", [root, "useradd", "-m", "-s", "/bin/bash", "ubuntu"]);
     if (u.code !== 0) throw new Error(`sandbox ${name}: useradd ubuntu failed: ${u.stderr}`);
 
-    const holder = spawn("unshare", ["--mount", "--uts", "--ipc", "--net", "--pid", "--fork", "--kill-child", "--propagation", "private", "bash", "-c", SETUP, "sandbox-setup", root, repos.k8sDir, repos.debianDir, apiDir ?? ""], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    live.add(holder);
-    holder.on("exit", () => live.delete(holder));
-    let err = "";
-    holder.stderr?.on("data", (d: Buffer) => (err += d.toString()));
-    await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`sandbox ${name}: namespace setup timed out: ${err}`)), 30_000);
-      holder.stdout?.on("data", (d: Buffer) => {
-        if (d.toString().includes("ready")) {
-          clearTimeout(t);
-          resolve();
-        }
-      });
-      holder.on("exit", (c) => {
-        clearTimeout(t);
-        reject(new Error(`sandbox ${name}: namespace setup failed (exit ${c}): ${err}`));
-      });
-    });
+    const holder = await startHolder(
+      ["--mount", "--uts", "--ipc", "--net", "--pid", "--fork", "--kill-child", "--propagation", "private", "bash", "-c", SETUP, "sandbox-setup", root, repos.k8sDir, repos.debianDir, apiDir ?? ""],
+      `sandbox ${name}: namespace setup`,
+    );
     // unshare forks the namespace's PID 1; nsenter must target that child, not unshare itself.
     const nsPid = childOf(holder.pid ?? -1);
     if (!Number.isInteger(nsPid) || nsPid <= 0) throw new Error(`sandbox ${name}: no namespace init process`);
@@ -296,26 +280,7 @@ export class SandboxLan {
   ) {}
 
   static async create(): Promise<SandboxLan> {
-    const holder = spawn("unshare", ["--net", "--fork", "--kill-child", "bash", "-c", "set -e; ip link set lo up; ip link add br0 type bridge; ip link set br0 up; echo ready; exec sleep 3600"], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    live.add(holder);
-    holder.on("exit", () => live.delete(holder));
-    let err = "";
-    holder.stderr?.on("data", (d: Buffer) => (err += d.toString()));
-    await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`sandbox LAN: setup timed out: ${err}`)), 30_000);
-      holder.stdout?.on("data", (d: Buffer) => {
-        if (d.toString().includes("ready")) {
-          clearTimeout(t);
-          resolve();
-        }
-      });
-      holder.on("exit", (c) => {
-        clearTimeout(t);
-        reject(new Error(`sandbox LAN: setup failed (exit ${c}): ${err}`));
-      });
-    });
+    const holder = await startHolder(["--net", "--fork", "--kill-child", "bash", "-c", "set -e; ip link set lo up; ip link add br0 type bridge; ip link set br0 up; echo ready; exec sleep 3600"], "sandbox LAN: setup");
     const pid = childOf(holder.pid ?? -1);
     if (!Number.isInteger(pid) || pid <= 0) throw new Error("sandbox LAN: no namespace process");
     return new SandboxLan(holder, pid);
@@ -378,4 +343,30 @@ export function withHeader(script: string, name: string, value: string): string 
   const found = script.match(line)?.length ?? 0;
   if (found !== 1) throw new Error(`withHeader: ${name} is in the header ${found} times, not once`);
   return script.replace(line, `${name}='${value}'`);
+}
+
+/**
+ * Starts `unshare ARGS` (a process that holds namespaces open and prints "ready" once set up), tracked
+ * for cleanup; resolves when it is ready, rejects with `what` and its stderr if it exits or takes 30 s.
+ */
+async function startHolder(args: string[], what: string): Promise<ChildProcess> {
+  const holder = spawn("unshare", args, { stdio: ["ignore", "pipe", "pipe"] });
+  live.add(holder);
+  holder.on("exit", () => live.delete(holder));
+  let err = "";
+  holder.stderr?.on("data", (d: Buffer) => (err += d.toString()));
+  await new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`${what} timed out: ${err}`)), 30_000);
+    holder.stdout?.on("data", (d: Buffer) => {
+      if (d.toString().includes("ready")) {
+        clearTimeout(t);
+        resolve();
+      }
+    });
+    holder.on("exit", (c) => {
+      clearTimeout(t);
+      reject(new Error(`${what} failed (exit ${c}): ${err}`));
+    });
+  });
+  return holder;
 }

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # sandbox stand-in: the highly available control plane's parts of kubeadm, included in the kubeadm
 # stand-in (test/sandbox/standins.ts), which defines API, KVER, issue/LEAVES, api_register and LOG_DIR.
 # What it keeps of the real one (cmd/kubeadm/app/phases/copycerts/copycerts.go, upgrade-ha-facts.md B1):

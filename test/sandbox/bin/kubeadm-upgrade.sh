@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # sandbox stand-in: `kubeadm upgrade plan|apply|node`, included in the kubeadm stand-in (test/sandbox/
 # standins.ts), which sets KVER (this kubeadm's version, "1.31.6"), KETCD (its etcd tag) and defines
 # issue/not_after/LEAVES (certificates). What it keeps of the real one:

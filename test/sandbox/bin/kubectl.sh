@@ -43,10 +43,10 @@ field() { # field KIND ID EXPR: one jsonpath field of one object (the expression
   case "$1:$3" in
     node:.metadata.name|pod:.metadata.name) echo -n "${2##*/}" ;;
     pod:.metadata.namespace) echo -n "${2%%/*}" ;;
-    node:.status.nodeInfo.kubeletVersion) cat "$API/nodes/$2/kubeletVersion" 2>/dev/null | tr -d '\n' ;;
+    node:.status.nodeInfo.kubeletVersion) tr -d '\n' 2>/dev/null <"$API/nodes/$2/kubeletVersion" || true ;;
     node:.spec.unschedulable) [ -f "$API/nodes/$2/unschedulable" ] && echo -n true ;;
     node:.spec.taints\[\*\].key) ;;
-    'node:.status.conditions[?(@.type=="Ready")].status') cat "$API/nodes/$2/ready" 2>/dev/null | tr -d '\n' ;;
+    'node:.status.conditions[?(@.type=="Ready")].status') tr -d '\n' 2>/dev/null <"$API/nodes/$2/ready" || true ;;
     node:.metadata.annotations.*)
       v="${3#.metadata.annotations.}"; v="${v//\\./.}"; d="$API/nodes/$2/annotations/${v//\//%}"
       [ -f "$d" ] && tr -d '\n' < "$d" ;;
@@ -81,6 +81,22 @@ jsonpath() { # jsonpath KIND TEMPLATE ID...: {range .items[*]}...{end} over the 
 }
 node_exists() { [ -d "$API/nodes/$1" ]; }
 need_node() { node_exists "$1" || err "nodes \"$1\" not found"; }
+# node_kv annotations|labels NODE KV...: kubectl annotate/label on a node: key=value sets (an existing key
+# only with --overwrite), key- removes.
+node_kv() {
+  local kind="$1" node="$2" kv k f
+  shift 2
+  need_node "$node"; mkdir -p "$API/nodes/$node/$kind"
+  for kv in "$@"; do
+    case "$kv" in
+      *=*) k="${kv%%=*}"; f="$API/nodes/$node/$kind/${k//\//%}"
+           if [ -f "$f" ] && ! $overwrite; then err "--overwrite is false but found the following declared ${kind%s}(s): '$k' already has a value ($(cat "$f"))"; fi
+           printf '%s\n' "${kv#*=}" > "$f" ;;
+      *-) k="${kv%-}"; rm -f "$API/nodes/$node/$kind/${k//\//%}" ;;
+      *) err "invalid ${kind%s} format: $kv" ;;
+    esac
+  done
+}
 pods_on() { # pods_on NODE: ns/name of every pod bound to NODE
   local f; for f in "$API"/pods/*/*; do [ -f "$f" ] || continue; grep -qx "node=$1" "$f" && echo "${f#"$API"/pods/}"; done; return 0
 }
@@ -117,7 +133,7 @@ case "${1:-} ${2:-}" in
       ids+=("$id"); done
     case "$out" in jsonpath=*) jsonpath pod "${out#jsonpath=}" "${ids[@]}" ;; *) printf '%s\n' "${ids[@]}" ;; esac ;;
   "get cm"|"get configmap")
-    [ "${3:-}" = kubeadm-config ] && [ "$ns" = kube-system ] && [ -f "$API/kubeadm-config/ClusterConfiguration" ] || err "configmaps \"${3:-}\" not found"
+    if ! { [ "${3:-}" = kubeadm-config ] && [ "$ns" = kube-system ] && [ -f "$API/kubeadm-config/ClusterConfiguration" ]; }; then err "configmaps \"${3:-}\" not found"; fi
     case "$out" in jsonpath=*) jsonpath cm "${out#jsonpath=}" kubeadm-config ;; *) cat "$API/kubeadm-config/ClusterConfiguration" ;; esac ;;
   "cordon "*)
     need_node "$2"
@@ -127,18 +143,7 @@ case "${1:-} ${2:-}" in
     if [ -f "$API/nodes/$2/unschedulable" ]; then rm -f "$API/nodes/$2/unschedulable"; echo "node/$2 uncordoned"; else echo "node/$2 already uncordoned"; fi
     # The scheduler places Pending pods (evicted from a drained node with nowhere else to go) here.
     for f in "$API"/pods/*/*; do [ -f "$f" ] || continue; if grep -qx "node=" "$f"; then sed -i "s/^node=\$/node=$2/" "$f"; fi; done ;;
-  "annotate node")
-    need_node "$3"; mkdir -p "$API/nodes/$3/annotations"
-    for kv in "${@:4}"; do
-      case "$kv" in
-        *=*) k="${kv%%=*}"; f="$API/nodes/$3/annotations/${k//\//%}"
-             if [ -f "$f" ] && ! $overwrite; then err "--overwrite is false but found the following declared annotation(s): '$k' already has a value ($(cat "$f"))"; fi
-             printf '%s\n' "${kv#*=}" > "$f" ;;
-        *-) k="${kv%-}"; rm -f "$API/nodes/$3/annotations/${k//\//%}" ;;
-        *) err "invalid annotation format: $kv" ;;
-      esac
-    done
-    echo "node/$3 annotated" ;;
+  "annotate node") node_kv annotations "$3" "${@:4}"; echo "node/$3 annotated" ;;
   "drain "*)
     # kubectl drain: cordon, then evict every pod but mirror pods; DaemonSet pods need
     # --ignore-daemonsets, bare pods (no controller) --force (k8s.io/kubectl/pkg/drain/filters.go).
@@ -152,7 +157,7 @@ case "${1:-} ${2:-}" in
     done < <(pods_on "$2")
     if [ "${#ds[@]}" -gt 0 ] && ! $ignore_ds; then err "unable to drain node \"$2\" due to error: cannot delete DaemonSet-managed Pods (use --ignore-daemonsets to ignore): ${ds[*]}"; fi
     if [ "${#bare[@]}" -gt 0 ] && ! $force; then err "unable to drain node \"$2\" due to error: cannot delete Pods that declare no controller (use --force to override): ${bare[*]}"; fi
-    [ -f "$API/nodes/$2/unschedulable" ] && echo "node/$2 already cordoned" || { : > "$API/nodes/$2/unschedulable"; echo "node/$2 cordoned"; }
+    if [ -f "$API/nodes/$2/unschedulable" ]; then echo "node/$2 already cordoned"; else : > "$API/nodes/$2/unschedulable"; echo "node/$2 cordoned"; fi
     warn=""; [ "${#ds[@]}" -eq 0 ] || warn="ignoring DaemonSet-managed Pods: ${ds[*]}"
     [ "${#bare[@]}" -eq 0 ] || warn="${warn:+$warn; }deleting Pods that declare no controller: ${bare[*]}"
     [ -z "$warn" ] || echo "Warning: $warn" >&2
@@ -163,17 +168,7 @@ case "${1:-} ${2:-}" in
       sed -i "s/^node=.*/node=$to/" "$API/pods/$id"; echo "pod/${id#*/} evicted"
     done
     echo "node/$2 drained" ;;
-  "label node")
-    need_node "$3"; mkdir -p "$API/nodes/$3/labels"
-    for kv in "${@:4}"; do
-      case "$kv" in
-        *=*) k="${kv%%=*}"; f="$API/nodes/$3/labels/${k//\//%}"
-             if [ -f "$f" ] && ! $overwrite; then err "'$k' already has a value ($(cat "$f")), and --overwrite is false"; fi
-             printf '%s\n' "${kv#*=}" > "$f" ;;
-        *) err "invalid label format: $kv" ;;
-      esac
-    done
-    echo "node/$3 labeled" ;;
+  "label node") node_kv labels "$3" "${@:4}"; echo "node/$3 labeled" ;;
   "taint node") echo "node/$3 tainted" ;;
   "delete node")
     if node_exists "$3"; then rm -rf "${API:?}/nodes/$3"; echo "node \"$3\" deleted"; elif $ignore_nf; then :; else err "nodes \"$3\" not found"; fi ;;

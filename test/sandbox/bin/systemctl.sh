@@ -41,6 +41,7 @@ pids_of() { # pids_of UNIT: the live pids of the unit's daemon (from its pidfile
   local f p
   for f in "/run/$1.pid" "/run/$1.sandbox-pids"; do
     [ -f "$f" ] || continue
+    # shellcheck disable=SC2013 # a pid file holds pids, one word each
     for p in $(cat "$f"); do [ -d "/proc/$p" ] && ! grep -q '^State:.*Z' "/proc/$p/status" 2>/dev/null && echo "$p"; done
   done | sort -u
 }
@@ -49,14 +50,14 @@ running() {
   [ -n "$(pids_of "$1")" ]
 }
 stop_unit() {
-  local p i
+  local p
   rm -f "/run/$1.sandbox-active"
   p="$(pids_of "$1")"
   [ -n "$p" ] || return 0
   # shellcheck disable=SC2086
   kill -TERM $p 2>/dev/null
-  for i in $(seq 1 50); do [ -n "$(pids_of "$1")" ] || break; sleep 0.1; done
-  # shellcheck disable=SC2086
+  for _ in $(seq 1 50); do [ -n "$(pids_of "$1")" ] || break; sleep 0.1; done
+  # shellcheck disable=SC2046 # the pids, one argument each
   [ -z "$(pids_of "$1")" ] || kill -KILL $(pids_of "$1") 2>/dev/null
   rm -f "/run/$1.pid" "/run/$1.sandbox-pids"
 }
@@ -71,7 +72,7 @@ start_unit() {
       # As the unit runs it (--dont-fork), in a session of its own, its log (--log-console) in a file.
       rm -f /run/keepalived.pid
       setsid keepalived --dont-fork --log-console --log-detail -f /etc/keepalived/keepalived.conf -p /run/keepalived.pid -r /run/keepalived-vrrp.pid -c /run/keepalived-checkers.pid </dev/null >>/sandbox-log/keepalived.out 2>&1 &
-      for i in $(seq 1 50); do [ -s /run/keepalived.pid ] && break; sleep 0.1; done
+      for _ in $(seq 1 50); do [ -s /run/keepalived.pid ] && break; sleep 0.1; done
       [ -s /run/keepalived.pid ] || { echo "Job for keepalived.service failed (sandbox: see /sandbox-log/keepalived.out)" >&2; return 1; } ;;
   esac
 }
