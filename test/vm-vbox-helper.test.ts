@@ -96,22 +96,35 @@ function allCalls(lab: Lab): string[][] {
  * runs it. Asynchronous: the fake sshd lives in this process and must keep answering meanwhile.
  */
 function runHelper(action: "create" | "update" | "delete", plan: VboxPlan | string, lab: Lab, env: Record<string, string> = {}): Promise<Run> {
+  return startHelper(action, plan, lab, env).done;
+}
+
+/** runHelper, with the helper's stderr readable while it runs. */
+function startHelper(action: "create" | "update" | "delete", plan: VboxPlan | string, lab: Lab, env: Record<string, string> = {}): { done: Promise<Run>; stderr: () => string } {
   const before = allCalls(lab).length;
-  return new Promise((resolve, reject) => {
+  let stderr = "";
+  const done = new Promise<Run>((resolve, reject) => {
     const child = spawn(INTERPRETER[0], [...INTERPRETER.slice(1), action], {
       cwd: ROOT,
       env: { ...process.env, FAKE_VBOX_STATE: lab.state, FAKE_VBOX_LOG: lab.log, FAKE_VBOX_HOME: path.join(tmp, "default vms"), TMPDIR: lab.tmpdir, ...env },
     });
     let stdout = "";
-    let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));
     child.stderr.on("data", (d) => (stderr += d));
     child.on("error", reject);
     child.on("close", (code) => resolve({ status: code ?? -1, stdout, stderr, calls: allCalls(lab).slice(before) }));
     child.stdin.end(typeof plan === "string" ? plan : JSON.stringify(plan));
   });
+  return { done, stderr: () => stderr };
 }
 
+/** Resolves when `ok()` holds; polls every 50 ms, fails after `seconds`. */
+async function until(ok: () => boolean, what: string, seconds = 120): Promise<void> {
+  for (const end = Date.now() + seconds * 1000; !ok(); ) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 function labSpec(clusterName: string, over: Partial<VirtualBoxSpec> = {}): ClusterSpec {
   const dev = devSpec({ clusterName });
@@ -237,9 +250,15 @@ test("two VMs created at the same time import the image once; both are linked cl
   const lab = freshLab("parallel");
   const cp = planFor("par", 0);
   const w = planFor("par", 1);
-  // The import takes 1.5 s here, so the second create arrives while the first is importing.
-  const env = { FAKE_VBOX_IMPORT_MS: "1500" };
-  const [a, b] = await Promise.all([runHelper("create", cp, lab, env), runHelper("create", w, lab, env)]);
+  // The import waits for a gate this test opens only once one helper is importing and the other is
+  // waiting for it, so the two overlap however slow the machine is.
+  const gate = path.join(lab.tmpdir, "..", "import-gate");
+  const env = { FAKE_VBOX_IMPORT_GATE: gate };
+  const one = startHelper("create", cp, lab, env);
+  const two = startHelper("create", w, lab, env);
+  await until(() => fs.existsSync(`${gate}.importing`) && [one, two].some((h) => /waiting up to \d+s for pid \d+/.test(h.stderr())), "one import and one waiting create");
+  fs.writeFileSync(gate, "");
+  const [a, b] = await Promise.all([one.done, two.done]);
   expect([a.status, b.status]).toEqual([0, 0]);
   expect(allCalls(lab).filter((c) => c[0] === "import")).toHaveLength(1);
   expect(allCalls(lab).filter((c) => c[0] === "snapshot")).toHaveLength(1);
