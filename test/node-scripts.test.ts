@@ -19,6 +19,7 @@ import {
   rewriteKubeconfigServer,
   sandboxImage,
   tokenScript,
+  goDurationSeconds,
 } from "../components/node/scripts";
 import { KUBEADM_VERSION_PLACEHOLDER } from "../components/node/kubeadm-config";
 import { mockCommandStdout } from "./harness";
@@ -233,10 +234,21 @@ test("hosts.toml: mirrors in order, upstream as fallback (docker.io's real endpo
 test("secret-bearing scripts take the token from stdin only", () => {
   const spec = devSpec();
   // No literal token-shaped string in any command text; they read stdin.
-  for (const s of [initScript(spec, controlPlaneNode(spec)), joinScript(spec, workerNodes(spec)[0]), tokenScript(spec)]) {
+  for (const s of [initScript(spec, controlPlaneNode(spec)), joinScript(spec, workerNodes(spec)[0], { tokenStep: "w1-token" }), tokenScript(spec)]) {
     expect(s).not.toMatch(/\b[a-z0-9]{6}\.[a-z0-9]{16}\b/);
     expect(s).toMatch(/cat >"\$\{WORK\}\/(kubeadm|join)\.yaml"|IFS= read -r TOKEN/);
   }
+});
+
+test("token: the TTL reaches the script in seconds, as kubeadm reads a Go duration (0 = never expires), with the window joins need", () => {
+  const ttl = (tokenTtl: string) => headerValues(tokenScript({ kubernetes: { ...devSpec().kubernetes, tokenTtl } }), ["TOKEN_TTL", "TOKEN_TTL_SECONDS", "TOKEN_MIN_REMAINING_SECONDS"]);
+  // A token is extended when it would expire before the joins after it could start: prep (1 h), then up
+  // to seven control-plane joins (15 min each); never more than half the TTL (a fresh token is valid).
+  expect(ttl("24h")).toEqual({ TOKEN_TTL: "24h", TOKEN_TTL_SECONDS: "86400", TOKEN_MIN_REMAINING_SECONDS: "9900" });
+  expect(ttl("1h")).toEqual({ TOKEN_TTL: "1h", TOKEN_TTL_SECONDS: "3600", TOKEN_MIN_REMAINING_SECONDS: "1800" });
+  expect(ttl("0")).toEqual({ TOKEN_TTL: "0", TOKEN_TTL_SECONDS: "0", TOKEN_MIN_REMAINING_SECONDS: "0" });
+  expect(["1h30m", "1.5h", "90m", "5400s", "2h45m30s", "0s", "500ms", "1ns"].map(goDurationSeconds)).toEqual([5400, 5400, 5400, 5400, 9930, 0, 1, 1]);
+  expect(() => goDurationSeconds("24 h")).toThrow(/not a Go duration/);
 });
 
 test("reset: the control plane also loses etcd data and ~/.kube; a worker does not", () => {
@@ -245,7 +257,7 @@ test("reset: the control plane also loses etcd data and ~/.kube; a worker does n
   expect(headerValues(resetScript(spec, workerNodes(spec)[0]), ["ROLE"])).toEqual({ ROLE: "worker" });
   // init and join embed the same reset for half-done retries.
   expect(headerValues(initScript(spec, controlPlaneNode(spec)), ["RESET_SCRIPT"]).RESET_SCRIPT).toBe(resetScript(spec, controlPlaneNode(spec)));
-  expect(headerValues(joinScript(spec, workerNodes(spec)[0]), ["RESET_SCRIPT"]).RESET_SCRIPT).toBe(resetScript(spec, workerNodes(spec)[0]));
+  expect(headerValues(joinScript(spec, workerNodes(spec)[0], { tokenStep: "w1-token" }), ["RESET_SCRIPT"]).RESET_SCRIPT).toBe(resetScript(spec, workerNodes(spec)[0]));
 });
 
 test("single-node cluster: init removes the control-plane taint only when there are no workers", () => {

@@ -6,6 +6,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import * as yaml from "js-yaml";
 import { devSpec } from "./fixtures";
 import { ClusterSpec, controlPlaneNode, workerNodes } from "../components/spec";
 import { caHashScript, hostsScript, initScript, initStdin, joinScript, joinStdin, kubeconfigScript, prepScript, resetScript, tokenScript, tokenStdin } from "../components/node/scripts";
@@ -14,6 +15,7 @@ import { BaseCache, ensureBaseCache } from "./sandbox/cache";
 import { buildRepos, destroyRepos, Repos } from "./sandbox/repos";
 import { diffDigests, RunResult, SANDBOX_APT_BASE, SandboxNode, sandboxWorkDir } from "./sandbox/sandbox";
 import { parseDpkgQuery, tomlTable } from "./sandbox/checks";
+import { LOG_DIR } from "./sandbox/standins";
 
 const gate = sandboxGate("sandbox-dev");
 const d = gate.run ? describe : describe.skip;
@@ -276,9 +278,9 @@ d("node scripts in a Debian sandbox: dev stack (1.30.12, default mirrors)", () =
       init2 = await cp.run(initScript(spec, cpSpec), { stdin: cfg });
       initChanged = diffDigests(before, cp.digest(WATCHED, NOT_WATCHED));
       const jcfg = joinStdin(spec, wSpec, TOKEN, `sha256:${"ab".repeat(32)}`, `${cpSpec.ip}:6443`);
-      join1 = await w.run(joinScript(spec, wSpec), { stdin: jcfg });
+      join1 = await w.run(joinScript(spec, wSpec, { tokenStep: `${wSpec.name}-token` }), { stdin: jcfg });
       before = w.digest(WATCHED, NOT_WATCHED);
-      join2 = await w.run(joinScript(spec, wSpec), { stdin: jcfg });
+      join2 = await w.run(joinScript(spec, wSpec, { tokenStep: `${wSpec.name}-token` }), { stdin: jcfg });
       joinChanged = diffDigests(before, w.digest(WATCHED, NOT_WATCHED));
     }, 120_000);
 
@@ -321,28 +323,67 @@ d("node scripts in a Debian sandbox: dev stack (1.30.12, default mirrors)", () =
       expect(r.stdout).toBe(cp.read("/etc/kubernetes/admin.conf"));
     });
 
-    test("token: leaves a valid token alone, re-creates an expired or missing one with the TTL, never prints the secret", async () => {
+    test("token: leaves a valid token alone, re-creates an expired or missing one with the TTL, never prints the secret or passes it as an argument", async () => {
       const secret = TOKEN.split(".")[1];
+      const manifest = () => cp.read(`${LOG_DIR}/secrets/bootstrap-token-abcdef.yaml`) ?? "";
       cp.clearCalls();
       const valid = await cp.run(tokenScript(spec), { stdin: tokenStdin(TOKEN) });
       expectOk(valid);
       expect(valid.stderr).toMatch(/bootstrap token abcdef: valid \(ttl 23h\): unchanged/);
-      expect(cp.calls("kubeadm").filter((c) => c.startsWith("token create"))).toEqual([]);
+      expect(cp.calls("kubectl").filter((c) => c.startsWith("create"))).toEqual([]);
+      // Valid, but expiring before the joins after this step could start (1 h left, prep alone may take
+      // that long): extended in place, not deleted, as nodes may be joining with it right now.
+      fs.writeFileSync(path.join(cp.root, "sandbox-log/tokens"), `${TOKEN} 1h\n`);
+      const expiring = await cp.run(tokenScript(spec), { stdin: tokenStdin(TOKEN) });
+      expectOk(expiring);
+      expect(expiring.stderr).toMatch(/bootstrap token abcdef: was expiring \(ttl 1h\), extended to ttl 24h/);
+      const patch = cp.calls("kubectl").find((c) => c.includes(" patch "));
+      expect(patch).toMatch(/^-n kube-system --request-timeout=20s patch secret bootstrap-token-abcdef --type merge -p \{"stringData":\{"expiration":"(\S+)"\}\}$/);
+      expect(Math.abs(Date.parse(/"expiration":"(\S+?)"/.exec(patch!)![1]) - (Date.now() + 24 * 3600_000))).toBeLessThan(10 * 60_000);
+      expect(cp.calls("kubeadm").filter((c) => c.startsWith("token delete"))).toEqual([]);
+      // 24 h from now: "24h" in the stand-in's table, or "23h" once a second has passed.
+      expect(cp.read(`${LOG_DIR}/tokens`)).toMatch(new RegExp(`^${TOKEN.replace(".", "\\.")} 2[34]h\n$`));
       // Expired: kubeadm token list shows TTL <invalid> until the cleaner removes it.
       fs.writeFileSync(path.join(cp.root, "sandbox-log/tokens"), `${TOKEN} <invalid>\n`);
       const expired = await cp.run(tokenScript(spec), { stdin: tokenStdin(TOKEN) });
       expectOk(expired);
-      expect(cp.calls("kubeadm")).toEqual(expect.arrayContaining(["token delete abcdef", `token create ${TOKEN} --ttl 24h`]));
+      expect(cp.calls("kubeadm")).toContain("token delete abcdef");
+      // Created as its Secret on kubectl's stdin: kubeadm token create takes the token only as an argument.
+      expect(cp.calls("kubectl")).toContain("--request-timeout=20s create -f -");
+      expect(cp.calls("kubeadm").filter((c) => c.startsWith("token create"))).toEqual([]);
       expect(expired.stderr).toMatch(/was expired, created with ttl 24h/);
+      const secretDoc = yaml.load(manifest()) as { type: string; metadata: { name: string; namespace: string }; stringData: Record<string, string> };
+      expect(secretDoc).toMatchObject({
+        type: "bootstrap.kubernetes.io/token",
+        metadata: { name: "bootstrap-token-abcdef", namespace: "kube-system" },
+        stringData: {
+          "token-id": "abcdef",
+          "token-secret": secret,
+          "usage-bootstrap-authentication": "true",
+          "usage-bootstrap-signing": "true",
+          "auth-extra-groups": "system:bootstrappers:kubeadm:default-node-token",
+        },
+      });
+      // 24 h from when the step ran (RFC 3339, UTC), as kubeadm computes it from the TTL.
+      expect(secretDoc.stringData.expiration).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+      expect(Math.abs(Date.parse(secretDoc.stringData.expiration) - (Date.now() + 24 * 3600_000))).toBeLessThan(10 * 60_000);
       fs.writeFileSync(path.join(cp.root, "sandbox-log/tokens"), "");
       const missing = await cp.run(tokenScript(spec), { stdin: tokenStdin(TOKEN) });
       expectOk(missing);
       expect(missing.stderr).toMatch(/was missing, created with ttl 24h/);
-      for (const r of [valid, expired, missing]) expect(`${r.stdout}${r.stderr}`).not.toContain(secret);
+      // tokenTtl "0": a token that never expires has no expiration at all (kubeadm sets one only for TTL > 0).
+      fs.writeFileSync(path.join(cp.root, "sandbox-log/tokens"), "");
+      const forever = await cp.run(tokenScript({ kubernetes: { ...spec.kubernetes, tokenTtl: "0" } }), { stdin: tokenStdin(TOKEN) });
+      expectOk(forever);
+      expect((yaml.load(manifest()) as { stringData: Record<string, string> }).stringData).not.toHaveProperty("expiration");
+      expect(cp.read(`${LOG_DIR}/tokens`)).toBe(`${TOKEN} <forever>\n`);
+      for (const r of [valid, expiring, expired, missing, forever]) expect(`${r.stdout}${r.stderr}`).not.toContain(secret);
+      for (const tool of ["kubeadm", "kubectl"]) expect(cp.calls(tool).filter((c) => c.includes(secret))).toEqual([]);
       // A malformed stdin is refused before anything runs.
       const bad = await cp.run(tokenScript(spec), { stdin: "not-a-token\n" });
       expect(bad.code).not.toBe(0);
       expect(bad.stderr).toMatch(/FAILED \[token\]/);
+      fs.writeFileSync(path.join(cp.root, "sandbox-log/tokens"), `${TOKEN} 23h\n`);
     });
 
     test("join runs kubeadm join once with the config from stdin; the rerun skips it", () => {

@@ -300,7 +300,7 @@ d("an HA control plane in Debian sandboxes: keepalived + haproxy for real, kubea
     async function joinControlPlane(x: { n: SandboxNode }, node: NodeSpec, tag: string): Promise<RunResult> {
       steps[`${tag} upload-certs`] = await run(cp1, uploadCertsScript(), "upload-certs", uploadCertsStdin(SPEC, CPS[0], KEY));
       steps[`${tag} token`] = await run(cp1, tokenScript(SPEC), "token", tokenStdin(TOKEN));
-      return run(x, joinScript(SPEC, node, { uploadStep: `${node.name}-upload-certs` }), "join", joinStdin(SPEC, node, TOKEN, hash, EPOINT, KEY));
+      return run(x, joinScript(SPEC, node, { tokenStep: `${node.name}-token`, uploadStep: `${node.name}-upload-certs` }), "join", joinStdin(SPEC, node, TOKEN, hash, EPOINT, KEY));
     }
     /** Everything `pulumi up` runs for this cluster, in the graph's order. */
     async function everything(): Promise<void> {
@@ -314,7 +314,7 @@ d("an HA control plane in Debian sandboxes: keepalived + haproxy for real, kubea
       steps["cp2 join"] = await ok(joinControlPlane(cp2, CPS[1], "cp2"));
       steps["cp3 join"] = await ok(joinControlPlane(cp3, CPS[2], "cp3"));
       steps["w1 token"] = await ok(run(cp1, tokenScript(SPEC), "token", tokenStdin(TOKEN)));
-      steps["w1 join"] = await ok(run(w1, joinScript(SPEC, W), "join", joinStdin(SPEC, W, TOKEN, hash, EPOINT)));
+      steps["w1 join"] = await ok(run(w1, joinScript(SPEC, W, { tokenStep: `${W.name}-token` }), "join", joinStdin(SPEC, W, TOKEN, hash, EPOINT)));
     }
     const apiCalls = () =>
       (fs.readFileSync(path.join(api, "kubeadm-calls.log"), "utf8").trim().split("\n"))
@@ -462,7 +462,7 @@ d("an HA control plane in Debian sandboxes: keepalived + haproxy for real, kubea
       await ok(run(cp1, tokenScript(SPEC), "token", tokenStdin(TOKEN)));
       const hash = parseCaCertHash((await ok(run(cp1, caHashScript(), "ca-hash"))).stdout);
       hashForRejoin = hash;
-      const joinIt = () => run(cp3, joinScript(SPEC, CPS[2], { uploadStep: `${CPS[2].name}-upload-certs` }), "join", joinStdin(SPEC, CPS[2], TOKEN, hash, EPOINT, KEY));
+      const joinIt = () => run(cp3, joinScript(SPEC, CPS[2], { tokenStep: `${CPS[2].name}-token`, uploadStep: `${CPS[2].name}-upload-certs` }), "join", joinStdin(SPEC, CPS[2], TOKEN, hash, EPOINT, KEY));
       expired = await joinIt();
       await ok(run(cp1, uploadCertsScript(), "upload-certs", uploadCertsStdin(SPEC, CPS[0], KEY)));
       rejoin = await joinIt();
@@ -517,7 +517,7 @@ d("an HA control plane in Debian sandboxes: keepalived + haproxy for real, kubea
 
     // LOCAL_API_WAIT 3 s instead of 90: the fake API server answers at once or never.
     const joinCp3Again = (label: string, endpoint = EPOINT) =>
-      run(cp3, withHeader(joinScript(SPEC, CPS[2], { uploadStep: `${CPS[2].name}-upload-certs` }), "LOCAL_API_WAIT", "3"), label, joinStdin(SPEC, CPS[2], TOKEN, hashForRejoin, endpoint, KEY));
+      run(cp3, withHeader(joinScript(SPEC, CPS[2], { tokenStep: `${CPS[2].name}-token`, uploadStep: `${CPS[2].name}-upload-certs` }), "LOCAL_API_WAIT", "3"), label, joinStdin(SPEC, CPS[2], TOKEN, hashForRejoin, endpoint, KEY));
     const kubeadmSteps = () => cp3.n.calls("kubeadm").filter((c) => c.startsWith("reset") || c.startsWith("join")).map((c) => c.split(" ")[0]);
     const units = async () => (await cp3.n.exec("for u in keepalived haproxy; do systemctl is-active $u; systemctl is-enabled $u; done")).stdout;
 

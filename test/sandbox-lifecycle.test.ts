@@ -178,7 +178,7 @@ d("node lifecycle in a Debian sandbox: packages, apt locks, reset on a shared ho
     beforeAll(async () => {
       n = await node("shared-host");
       expectOk(await n.run(prepScript(spec, wSpec)));
-      expectOk(await n.run(joinScript(spec, wSpec), { stdin: joinStdin(spec, wSpec, TOKEN, `sha256:${"ab".repeat(32)}`, `${cpSpec.ip}:6443`) }));
+      expectOk(await n.run(joinScript(spec, wSpec, { tokenStep: `${wSpec.name}-token` }), { stdin: joinStdin(spec, wSpec, TOKEN, `sha256:${"ab".repeat(32)}`, `${cpSpec.ip}:6443`) }));
       // What flannel, containerd's CNI calls and kube-proxy leave on a node, next to the host's own
       // things: a podman network (its conflist, host-local leases and libcni cache) and an IPv6 firewall.
       const setup = await n.exec(

@@ -3,9 +3,11 @@
 //   - approve-serving-cert an hour later: the controller-manager has deleted the approved CSR
 //     (approvedExpiration = 1 h), so the script must recognise a kubelet that already serves a
 //     certificate signed by the cluster CA, and still refuse one that does not;
-//   - token, run by two workers at once: the second `kubeadm token create <same token>` fails with
-//     "already exists", which is success when the token is there and valid;
+//   - token, run by two workers at once: the second create of the same token's Secret fails with
+//     AlreadyExists, which is success when the token is there and valid;
 //   - init again on a control plane that lost admin.conf: refused, never a reset (etcd stays);
+//   - a join retried by a later `up` after the token's TTL (its token step does not run again): refused at
+//     once, naming the step to replace, when cluster-info has no signature for the token;
 //   - apt after a run killed inside dpkg: the interrupted dpkg is finished first (real apt refuses otherwise).
 // Real bash/openssl in a Debian root; the kubelet's TLS endpoint is a real `openssl s_server` on the
 // node IP inside the node's network namespace.
@@ -13,7 +15,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { devSpec } from "./fixtures";
 import { ClusterSpec, controlPlaneNode, workerNodes } from "../components/spec";
-import { approveServingCertScript, initScript, initStdin, prepScript, tokenScript, tokenStdin } from "../components/node/scripts";
+import { approveServingCertScript, initScript, initStdin, joinScript, joinStdin, prepScript, tokenScript, tokenStdin } from "../components/node/scripts";
 import { sandboxGate } from "./sandbox/prereqs";
 import { BaseCache, ensureBaseCache } from "./sandbox/cache";
 import { buildRepos, destroyRepos, Repos } from "./sandbox/repos";
@@ -40,11 +42,18 @@ function approveQuick(seconds: number): string {
   return out;
 }
 
-d("re-running steps later: approve-serving-cert and token", () => {
+d("re-running steps later: approve-serving-cert, token, a retried join", () => {
   let base: BaseCache;
   let repos: Repos;
   let work: string;
   let cp: SandboxNode;
+  /** A worker that has not joined, for join.sh's token check. */
+  let w: SandboxNode;
+  const CLUSTER_INFO = "/srv/fake-api/api/v1/namespaces/kube-public/configmaps/cluster-info";
+  /** cluster-info as the API server returns it, signed for the given token ids (kubeadm reads jws-kubeconfig-<id>). */
+  const clusterInfo = (ids: string[]) =>
+    JSON.stringify({ kind: "ConfigMap", apiVersion: "v1", metadata: { name: "cluster-info", namespace: "kube-public" }, data: { kubeconfig: "apiVersion: v1\nkind: Config\n", ...Object.fromEntries(ids.map((id) => [`jws-kubeconfig-${id}`, "eyJhbGciOiJIUzI1NiIsImtpZCI6ImFiY2RlZiJ9..sig"])) } });
+  const join = () => w.run(joinScript(spec, wSpec, { tokenStep: "kubeadm-k8s-worker-token" }).replace(/^TOKEN_WAIT='\d+'$/m, "TOKEN_WAIT='4'"), { stdin: joinStdin(spec, wSpec, TOKEN, `sha256:${"ab".repeat(32)}`, `${cpSpec.ip}:6443`) });
 
   beforeAll(() => {
     base = ensureBaseCache();
@@ -60,10 +69,26 @@ d("re-running steps later: approve-serving-cert and token", () => {
     // The worker's IP lives in this namespace too, so the control plane can dial <worker IP>:10250.
     const ip = await cp.exec(`ip addr add ${wSpec.ip}/32 dev lo`);
     if (ip.code !== 0) throw new Error(show(ip));
+    w = await SandboxNode.create(wSpec.name, work, base, repos);
+    // The control plane's API server, as far as this check sees it: TLS on <cp IP>:6443 in the worker's
+    // namespace (openssl s_server -WWW serves the files of its working directory). kubeadm is a recorder.
+    const setup = [
+      "set -euo pipefail",
+      `ip link set lo up && ip addr add ${cpSpec.ip}/32 dev lo`,
+      "mkdir -p /srv/fake-api/api/v1/namespaces/kube-public/configmaps && cd /srv/fake-api",
+      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout key.pem -out cert.pem -subj /CN=fake-apiserver -days 1 2>/dev/null",
+      `(setsid openssl s_server -accept ${cpSpec.ip}:6443 -cert cert.pem -key key.pem -WWW -quiet </dev/null >/dev/null 2>&1 &)`,
+      `for i in $(seq 50); do (exec 3<>/dev/tcp/${cpSpec.ip}/6443) 2>/dev/null && exit 0; sleep 0.1; done; exit 1`,
+    ].join("\n");
+    const r = await w.exec(setup, 60);
+    if (r.code !== 0) throw new Error(show(r));
+    fs.mkdirSync(path.join(w.root, "usr/local/sbin"), { recursive: true });
+    fs.writeFileSync(path.join(w.root, "usr/local/sbin/kubeadm"), '#!/bin/sh\nmkdir -p /sandbox-log; echo "$*" >> /sandbox-log/kubeadm.log; echo "This node has joined the cluster"\n', { mode: 0o755 });
   }, 240_000);
 
   afterAll(async () => {
     await cp?.destroy();
+    await w?.destroy();
     if (repos) destroyRepos(repos);
     if (work) fs.rmSync(work, { recursive: true, force: true });
   }, 60_000);
@@ -133,7 +158,8 @@ d("re-running steps later: approve-serving-cert and token", () => {
       cp.clearCalls();
       const r = await cp.run(tokenScript(spec), { stdin: tokenStdin(TOKEN) });
       expect({ code: r.code, err: r.stderr }).toEqual({ code: 0, err: expect.stringMatching(/bootstrap token abcdef: created meanwhile by another join \(valid/) });
-      expect(cp.calls("kubeadm")).toContain(`token create ${TOKEN} --ttl 24h`);
+      // Our create was refused (AlreadyExists), which is fine: the token is there and valid.
+      expect(cp.calls("kubectl")).toContain("--request-timeout=20s create -f -");
       expect(`${r.stdout}${r.stderr}`).not.toContain(TOKEN);
     } finally {
       fs.rmSync(path.join(cp.root, "usr/local/sbin/kubeadm"), { force: true });
@@ -179,14 +205,44 @@ d("re-running steps later: approve-serving-cert and token", () => {
 
   test("token: a create that fails for another reason is still a failure", async () => {
     fs.writeFileSync(path.join(cp.root, "sandbox-log/tokens"), "");
-    const shim = ["#!/bin/sh", 'if [ "$1 $2" = "token create" ]; then echo "error: connection refused" >&2; exit 1; fi', 'exec /usr/bin/kubeadm "$@"'].join("\n");
-    fs.writeFileSync(path.join(cp.root, "usr/local/sbin/kubeadm"), `${shim}\n`, { mode: 0o755 });
+    const shim = ["#!/bin/sh", 'case " $* " in *" create "*) echo "The connection to the server 10.0.0.1:6443 was refused" >&2; exit 1 ;; esac', 'exec /usr/bin/kubectl "$@"'].join("\n");
+    fs.writeFileSync(path.join(cp.root, "usr/local/sbin/kubectl"), `${shim}\n`, { mode: 0o755 });
     try {
       const r = await cp.run(tokenScript(spec), { stdin: tokenStdin(TOKEN) });
       expect(r.code).not.toBe(0);
-      expect(r.stderr).toMatch(/FAILED \[token\] .*kubeadm token create failed and the token is missing/);
+      expect(r.stderr).toMatch(/FAILED \[token\] .*creating the bootstrap token Secret \(kubectl create\) failed and the token is missing/);
     } finally {
-      fs.rmSync(path.join(cp.root, "usr/local/sbin/kubeadm"), { force: true });
+      fs.rmSync(path.join(cp.root, "usr/local/sbin/kubectl"), { force: true });
     }
+  }, 60_000);
+
+  test("no signature for the token: fails at once, naming the token step to replace, without running kubeadm join or printing the token", async () => {
+    fs.writeFileSync(path.join(w.root, CLUSTER_INFO), clusterInfo(["zzzzzz"]));
+    const r = await join();
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/FAILED \[join k8s-worker\] check that the bootstrap token is in the cluster: the bootstrap token abcdef is not in the cluster \(no signature for it in cluster-info after 4s\): it expired or was deleted since kubeadm-k8s-worker-token ran.*pulumi up --replace <its URN>/);
+    expect(w.calls("kubeadm")).toEqual([]);
+    expect(`${r.stdout}${r.stderr}`).not.toContain(TOKEN.split(".")[1]);
+  }, 60_000);
+
+  test("the token signed (also when the signature appears a moment later): the join goes on", async () => {
+    fs.writeFileSync(path.join(w.root, CLUSTER_INFO), clusterInfo(["zzzzzz"]));
+    const later = setTimeout(() => fs.writeFileSync(path.join(w.root, CLUSTER_INFO), clusterInfo(["zzzzzz", "abcdef"])), 1000);
+    try {
+      const r = await join();
+      expect({ code: r.code, err: r.stderr.slice(-3000) }).toEqual({ code: 0, err: expect.stringContaining("bootstrap token abcdef: signed in cluster-info") });
+      expect(w.calls("kubeadm")).toEqual([expect.stringMatching(/^join --config \S+$/)]);
+    } finally {
+      clearTimeout(later);
+    }
+  }, 60_000);
+
+  test("the endpoint answers, but not with cluster-info (a proxy, a health page): nothing is concluded, kubeadm join checks the token", async () => {
+    // openssl s_server -WWW answers 200 with an error text for a file it does not have.
+    fs.rmSync(path.join(w.root, CLUSTER_INFO), { force: true });
+    w.clearCalls();
+    const r = await join();
+    expect({ code: r.code, err: r.stderr.slice(-3000) }).toEqual({ code: 0, err: expect.stringContaining(`cluster-info not readable at https://${cpSpec.ip}:6443: kubeadm join checks the token itself`) });
+    expect(w.calls("kubeadm")).toEqual([expect.stringMatching(/^join --config \S+$/)]);
   }, 60_000);
 });

@@ -76,7 +76,7 @@ async function buildCluster(spec: ClusterSpec, c: Cluster): Promise<void> {
     await ok(n.run(prepScript(spec, specs[i])));
   }));
   await ok(c.cp.run(initScript(spec, specs[0]), { stdin: initStdin(spec, specs[0], TOKEN, [specs[0].ip]) }));
-  for (let i = 1; i < nodes.length; i++) await ok(nodes[i].run(joinScript(spec, specs[i]), { stdin: joinStdin(spec, specs[i], TOKEN, HASH, `${specs[0].ip}:6443`) }));
+  for (let i = 1; i < nodes.length; i++) await ok(nodes[i].run(joinScript(spec, specs[i], { tokenStep: `${specs[i].name}-token` }), { stdin: joinStdin(spec, specs[i], TOKEN, HASH, `${specs[0].ip}:6443`) }));
 }
 
 /** The whole upgrade sequence of the graph for `spec` (version-check, preps, init, cp upgrade, each worker). */
@@ -268,7 +268,7 @@ d("upgrades in Debian sandboxes: 1.30.12 -> 1.31.6, the kubeadm way", () => {
       const drainBefore = await ok(c.cp.run(upgradeDrainScript(spec, w2Spec)));
       await ok(w2.run(prepScript(spec, w2Spec)));
       const nodeBefore = await ok(w2.run(upgradeNodeScript(spec, w2Spec)));
-      await ok(w2.run(joinScript(spec, w2Spec), { stdin: joinStdin(spec, w2Spec, TOKEN, HASH, `${cpSpec.ip}:6443`) }));
+      await ok(w2.run(joinScript(spec, w2Spec, { tokenStep: `${w2Spec.name}-token` }), { stdin: joinStdin(spec, w2Spec, TOKEN, HASH, `${cpSpec.ip}:6443`) }));
       const p = await dpkg(w2);
       for (const k of ["kubelet", "kubeadm", "kubectl"]) expect(p.get(k)).toBe("1.31.6-1.1 installed");
       expect(drainBefore.stdout).toBe(`${w2Spec.name}: not joined yet: nothing to do\n`);

@@ -56,7 +56,7 @@ function haScripts(): Record<string, string> {
     "cp2-vip.sh": vipScript(spec, cps[1]),
     "cp1-init.sh": initScript(spec, cps[0]),
     "cp1-upload-certs.sh": uploadCertsScript(),
-    "cp2-join.sh": joinScript(spec, cps[1], { uploadStep: "cp2-upload-certs" }),
+    "cp2-join.sh": joinScript(spec, cps[1], { tokenStep: "cp2-token", uploadStep: "cp2-upload-certs" }),
     "cp2-reset.sh": resetScript(spec, cps[1]),
     "cp2-undo-prep.sh": undoPrepScript(cps[1], { removePackages: true }),
     "cp1-version-check.sh": versionCheckScript(spec, cps[0], { firstRun: true, endpoint: "192.168.56.100:8443", controlPlanes: cps.map((c) => c.name) }),

@@ -3,6 +3,7 @@
 // the offline render and the chroot sandbox call them directly.
 import { ClusterSpec, ControlPlaneEndpointSpec, NodeSpec, controlPlaneNode, workerNodes } from "../spec";
 import { composeScript } from "./script";
+import { MAX_CONTROL_PLANES } from "../config/ha";
 import { aptVersionPattern, needsExplicitCriTools, nodeHostPackages, pauseTag } from "../versions";
 import {
   KubeadmSettings,
@@ -44,6 +45,8 @@ const PULL_TIMEOUT = 900;
 export const API_WAIT = 180;
 /** join.sh: how long a control plane without the join marker gets for its own API server to answer. */
 const LOCAL_API_WAIT = 90;
+/** join.sh: how long the token's signature may take to appear in cluster-info (BootstrapSigner). */
+const TOKEN_SIGNATURE_WAIT = 30;
 const APPROVE_WAIT = 360;
 export const DRAIN_WAIT = 180;
 /** The kubelet's fileCheckFrequency: how long a static pod manifest stays out to restart the pod. */
@@ -165,14 +168,17 @@ export function initStdin(spec: KubeadmSettings, node: NodeSpec, token: string, 
  * kubeadm join; its JoinConfiguration comes from joinStdin on stdin. A control plane (HA) names the step
  * that uploaded its certificates (for the message when they expired) and gets ~/.kube/config.
  */
-export function joinScript(spec: Pick<ClusterSpec, "ssh">, node: NodeSpec, controlPlane?: { uploadStep: string }): string {
+export function joinScript(spec: Pick<ClusterSpec, "ssh">, node: NodeSpec, steps: { tokenStep: string; uploadStep?: string }): string {
+  const controlPlane = steps.uploadStep !== undefined ? { uploadStep: steps.uploadStep } : undefined;
   return composeScript("node/join.sh", {
     NODE_NAME: node.name,
     RESET_SCRIPT: resetScript(spec, node),
+    TOKEN_STEP: steps.tokenStep,
+    TOKEN_WAIT: String(TOKEN_SIGNATURE_WAIT),
     // Two attempts within the outer timeout, after what comes before them: 120 s for resets and the
-    // pause between attempts, and on a control plane the marker checks (LOCAL_API_WAIT + 30 s for the
-    // endpoint) and one more reset.
-    JOIN_TIMEOUT: String(Math.floor((TIMEOUTS.join - 120 - (controlPlane ? LOCAL_API_WAIT + 30 + 60 : 0)) / 2)),
+    // pause between attempts, the token check, and on a control plane the marker checks
+    // (LOCAL_API_WAIT + 30 s for the endpoint) and one more reset.
+    JOIN_TIMEOUT: String(Math.floor((TIMEOUTS.join - 120 - TOKEN_SIGNATURE_WAIT - (controlPlane ? LOCAL_API_WAIT + 30 + 60 : 0)) / 2)),
     ...(controlPlane
       ? {
           CONTROL_PLANE: "true",
@@ -207,7 +213,35 @@ export function uploadCertsStdin(spec: Pick<ClusterSpec, "kubernetes" | "mirrors
 
 /** On the control plane: make sure the join token exists and has not expired (token on stdin). */
 export function tokenScript(spec: Pick<ClusterSpec, "kubernetes">): string {
-  return composeScript("node/token.sh", { TOKEN_TTL: spec.kubernetes.tokenTtl }, { tag: "token", logFd: 2 });
+  const ttl = spec.kubernetes.tokenTtl;
+  const seconds = goDurationSeconds(ttl);
+  return composeScript(
+    "node/token.sh",
+    { TOKEN_TTL: ttl, TOKEN_TTL_SECONDS: seconds, TOKEN_MIN_REMAINING_SECONDS: Math.min(TOKEN_JOIN_WINDOW_SECONDS, Math.floor(seconds / 2)) },
+    { tag: "token", logFd: 2 },
+  );
+}
+
+/**
+ * How long after its token step a join may still start: the node's prep (which runs beside the token
+ * step), then control-plane joins one after another, at most all of them. A token closer to its expiry
+ * is extended (token.sh), so a join never starts with a token that expires under it.
+ */
+export const TOKEN_JOIN_WINDOW_SECONDS = TIMEOUTS.prep + MAX_CONTROL_PLANES * TIMEOUTS.join;
+
+const DURATION_UNIT_SECONDS: Readonly<Record<string, number>> = { ns: 1e-9, us: 1e-6, "µs": 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 };
+
+/**
+ * A Go duration as `kubernetes.tokenTtl` accepts it ("24h", "1h30m", "1.5h", "0"), in whole seconds,
+ * rounded up so a positive duration stays positive (kubeadm sets an expiration only for TTL > 0).
+ */
+export function goDurationSeconds(d: string): number {
+  if (d === "0") return 0;
+  const parts = [...d.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)];
+  if (parts.length === 0 || parts.map((p) => p[0]).join("") !== d) throw new Error(`internal: "${d}" is not a Go duration (config validation should have refused it)`);
+  const seconds = parts.reduce((sum, p) => sum + Number(p[1]) * DURATION_UNIT_SECONDS[p[2]], 0);
+  // The small allowance absorbs float error ("1.5h" is 5400, not 5401).
+  return seconds <= 0 ? 0 : Math.max(1, Math.ceil(seconds - 1e-6));
 }
 
 /** stdin of the token command: the token and a newline. */
@@ -335,7 +369,7 @@ export function allNodeScripts(spec: ClusterSpec): Record<string, string> {
   };
   for (const w of workerNodes(spec)) {
     out[`${w.name}-prep.sh`] = prepScript(spec, w);
-    out[`${w.name}-join.sh`] = joinScript(spec, w);
+    out[`${w.name}-join.sh`] = joinScript(spec, w, { tokenStep: `${w.name}-token` });
     out[`${w.name}-reset.sh`] = resetScript(spec, w);
     out[`${w.name}-approve-serving-cert.sh`] = approveServingCertScript(w);
     out[`${w.name}-drain-node.sh`] = drainNodeScript(w);

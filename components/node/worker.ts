@@ -154,7 +154,7 @@ function joinSteps(
   // A recreated machine, or a new cluster (a replaced control plane has a new CA), means this node must
   // be joined again: both replace the node's commands (PULUMI-NOTES §1.1: triggers always replace).
   const triggers = [host.machineId, controlPlane.caCertHash];
-  const joinText = joinScript(spec, node, cp ? { uploadStep: `${name}-upload-certs` } : undefined);
+  const joinText = joinScript(spec, node, { tokenStep: `${name}-token`, ...(cp ? { uploadStep: `${name}-upload-certs` } : {}) });
   // The join runs again (an update) whenever its script changes, and may then reset the node and join
   // it again; the token (TTL) and the uploaded certificates (2 h) must be fresh for that join too. This
   // comment makes the token and upload steps run again, before it, whenever the join's script changes.

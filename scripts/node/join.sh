@@ -12,13 +12,15 @@
 #   SSH_USER UPLOAD_STEP  (control planes only) the SSH user; the step that uploads the certificates
 #   LOCAL_API_SERVER      (control planes only) this node's own API server, https://<node IP>:6443
 #   LOCAL_API_WAIT        (control planes only) seconds to wait for it when the join marker is missing
+#   TOKEN_STEP     the step that makes sure the bootstrap token exists (named when it has to run again)
+#   TOKEN_WAIT     seconds to wait for the token's signature in cluster-info
 # The control-plane endpoint (host:port) is read from the JoinConfiguration (apiServerEndpoint).
 # shellcheck source=lib/prelude.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/prelude.sh"
 # shellcheck source=lib/user-kubeconfig.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/user-kubeconfig.sh"
 
-: "${NODE_NAME:?}" "${RESET_SCRIPT:?}" "${JOIN_TIMEOUT:?}"
+: "${NODE_NAME:?}" "${RESET_SCRIPT:?}" "${JOIN_TIMEOUT:?}" "${TOKEN_STEP:?}" "${TOKEN_WAIT:?}"
 CONTROL_PLANE="${CONTROL_PLANE:-false}"
 redact() { sed -E -e 's/[a-z0-9]{6}\.[a-z0-9]{16}/<bootstrap-token>/g' -e 's/\b[0-9a-f]{64}\b/<certificate-key>/g'; }
 
@@ -146,6 +148,35 @@ if [ "${CONTROL_PLANE}" = true ]; then
     fi
   done
 fi
+
+# The token's step ran before this join was first tried; a join retried by a later `up` (the first
+# attempt failed) does not run it again, so after the token's TTL the token is gone, and kubeadm would
+# wait out its discovery timeout and say only "could not find a JWS signature". cluster-info is public
+# (kubeadm's bootstrap-signer-clusterinfo Role binds system:anonymous), and the controller-manager's
+# BootstrapSigner adds jws-kubeconfig-<token id> to it for every valid signing token, seconds after the
+# token is created. An endpoint that does not answer is left to kubeadm join.
+step "check that the bootstrap token is in the cluster"
+token_id="$(grep -oE '\b[a-z0-9]{6}\.[a-z0-9]{16}\b' "${WORK}/join.yaml" | head -n1 || true)"
+token_id="${token_id%%.*}"
+[ -n "${token_id}" ] || fail "the JoinConfiguration on stdin has no bootstrap token"
+deadline=$((SECONDS + TOKEN_WAIT))
+while :; do
+  # Only the ConfigMap itself counts: something else answering on the port (a proxy, a health page)
+  # proves nothing about the token.
+  if ! info="$(timeout 15 curl -fsk --noproxy '*' --max-time 10 "https://${ENDPOINT:?}/api/v1/namespaces/kube-public/configmaps/cluster-info" 2>/dev/null)" ||
+    ! grep -qE '"name": ?"cluster-info"' <<<"${info}"; then
+    log "cluster-info not readable at https://${ENDPOINT}: kubeadm join checks the token itself"
+    break
+  fi
+  if grep -qF "\"jws-kubeconfig-${token_id}\"" <<<"${info}"; then
+    log "bootstrap token ${token_id}: signed in cluster-info"
+    break
+  fi
+  if [ "${SECONDS}" -ge "${deadline}" ]; then
+    fail "the bootstrap token ${token_id} is not in the cluster (no signature for it in cluster-info after ${TOKEN_WAIT}s): it expired or was deleted since ${TOKEN_STEP} ran, which happens when this join is retried by a later pulumi up. Create it again by replacing that step: pulumi up --replace <its URN> (pulumi stack --show-urns); this join runs after it"
+  fi
+  sleep 3
+done
 
 step "kubeadm join"
 attempt=1

@@ -83,7 +83,8 @@ const KUBEADM_IMAGES: Readonly<Record<string, { pause: string; etcd: string; cor
  * pod manifests, a real self-signed CA made with openssl, kubelet config, etcd dir) and, like the real
  * `init`, print the bootstrap token, so a test can see whether the script masks it. `reset` deletes
  * what the real `kubeadm reset` documents it deletes (and, like the real one, not the CNI config).
- * `token list/create/delete` keep the tokens in a state file and print `token list`'s table format.
+ * `token list/create/delete` keep the tokens in a state file and print `token list`'s table format (the
+ * kubectl stand-in's `create -f -` and `patch secret` of a bootstrap token change the same file).
  */
 export function kubeadmStandIn(version: string): string {
   const minor = version.split(".").slice(0, 2).join(".");
@@ -228,7 +229,16 @@ case "$1" in
     case "\${2:-}" in
       list)
         printf '%-24s  %-10s  %-22s  %-24s  %s\\n' TOKEN TTL EXPIRES USAGES DESCRIPTION
-        while read -r t ttl; do printf '%-24s  %-10s  %-22s  %-24s  %s\\n' "$t" "$ttl" 2026-01-01T00:00:00Z authentication,signing "sandbox stand-in"; done < "$db" ;;
+        # EXPIRES as the real one prints it (RFC 3339, "<never>"), from the TTL kept in hours.
+        while read -r t ttl; do
+          case "$ttl" in
+            "<invalid>") exp="$(date -u -d '-1 hour' +%Y-%m-%dT%H:%M:%SZ)" ;;
+            "<forever>") exp="<never>" ;;
+            *h) exp="$(date -u -d "+\${ttl%h} hours" +%Y-%m-%dT%H:%M:%SZ)" ;;
+            *) echo "sandbox stand-in kubeadm: TTL $ttl is not in hours" >&2; exit 1 ;;
+          esac
+          printf '%-24s  %-10s  %-22s  %-24s  %s\\n' "$t" "$ttl" "$exp" authentication,signing "sandbox stand-in"
+        done < "$db" ;;
       create)
         t="\${3:-}"; ttl=24h; prev=""
         # Like the real one: a token whose id exists (even expired, until deleted) cannot be created again.

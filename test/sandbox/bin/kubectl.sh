@@ -4,7 +4,7 @@
 API=/srv/api
 err() { echo "error: $*" >&2; exit 1; }
 # Global flags and the ones the node scripts pass; what is left are the verb and its arguments.
-kc="" server="" ns=default all=false out="" fsel="" lsel="" force=false ignore_ds=false ignore_nf=false overwrite=false args=()
+kc="" server="" ns=default all=false out="" fsel="" lsel="" force=false ignore_ds=false ignore_nf=false overwrite=false patch="" ptype="" args=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --kubeconfig) kc="$2"; shift ;;
@@ -26,6 +26,8 @@ while [ $# -gt 0 ]; do
     --ignore-daemonsets|--ignore-daemonsets=true) ignore_ds=true ;;
     --ignore-not-found|--ignore-not-found=true) ignore_nf=true ;;
     --overwrite) overwrite=true ;;
+    -p|--patch) patch="$2"; shift ;;
+    --type) ptype="$2"; shift ;;
     *) args+=("$1") ;;
   esac
   shift
@@ -33,6 +35,32 @@ done
 if [ -n "$kc" ] && [ ! -f "$kc" ]; then err "stat $kc: no such file or directory"; fi
 set -- "${args[@]}"
 case "${1:-}" in version) echo "Client Version: v@VERSION@"; exit 0 ;; esac
+# create -f - of a bootstrap token Secret: goes into the kubeadm stand-in's token table (/sandbox-log/tokens,
+# "id.secret ttl" per line), as the real API server's Secret is what `kubeadm token list` reads. Like the
+# API server, a Secret whose name exists is refused. The manifest is kept for tests (secrets/<name>.yaml).
+if [ "${1:-} ${2:-} ${3:-}" = "create -f -" ]; then
+  m="$(cat)"
+  grep -qx 'type: bootstrap.kubernetes.io/token' <<<"$m" || err "sandbox stand-in kubectl: create -f - takes only a bootstrap token Secret"
+  sval() { sed -n "s/^  $1: \"\{0,1\}\([^\"]*\)\"\{0,1\}\$/\1/p" <<<"$m"; }
+  name="$(sed -n 's/^  name: //p' <<<"$m")" id="$(sval token-id)" sec="$(sval token-secret)" exp="$(sval expiration)"
+  [ "$name" = "bootstrap-token-$id" ] || err "sandbox stand-in kubectl: Secret name $name does not match token-id $id"
+  db=/sandbox-log/tokens; mkdir -p /sandbox-log/secrets; touch "$db"
+  if grep -q "^$id\." "$db"; then echo "Error from server (AlreadyExists): error when creating \"STDIN\": secrets \"$name\" already exists" >&2; exit 1; fi
+  ttl="<forever>"; [ -n "$exp" ] && ttl="$(( ($(date -u -d "$exp" +%s) - $(date +%s)) / 3600 ))h"
+  echo "$id.$sec $ttl" >> "$db"; printf '%s\n' "$m" > "/sandbox-log/secrets/$name.yaml"
+  echo "secret/$name created"; exit 0
+fi
+# patch secret bootstrap-token-<id> --type merge with a new expiration (stringData): the TTL in the table.
+if [ "${1:-} ${2:-}" = "patch secret" ]; then
+  id="${3#bootstrap-token-}" db=/sandbox-log/tokens
+  { [ "$ns" = kube-system ] && [ "$ptype" = merge ] && [ "$id" != "${3:-}" ]; } || err "sandbox stand-in kubectl: patch takes only a bootstrap token Secret in kube-system, --type merge"
+  grep -q "^$id\." "$db" 2>/dev/null || err "secrets \"${3}\" not found"
+  exp="$(sed -n 's/^{"stringData":{"expiration":"\([^"]*\)"}}$/\1/p' <<<"$patch")"
+  [ -n "$exp" ] || err "sandbox stand-in kubectl: unsupported patch $patch"
+  ttl="$(( ($(date -u -d "$exp" +%s) - $(date +%s)) / 3600 ))h"
+  sed -i "s/^\($id\.[a-z0-9]*\) .*/\1 $ttl/" "$db"
+  echo "secret/${3} patched"; exit 0
+fi
 # Without the shared API state (other sandbox files) "the API answers" and nothing more.
 [ -f "$API/.sandbox-api" ] || exit 0
 
