@@ -45,8 +45,6 @@ const PULL_TIMEOUT = 900;
 export const API_WAIT = 180;
 /** join.sh: how long a control plane without the join marker gets for its own API server to answer. */
 const LOCAL_API_WAIT = 90;
-/** join.sh: how long the token's signature may take to appear in cluster-info (BootstrapSigner). */
-const TOKEN_SIGNATURE_WAIT = 30;
 const APPROVE_WAIT = 360;
 export const DRAIN_WAIT = 180;
 /** The kubelet's fileCheckFrequency: how long a static pod manifest stays out to restart the pod. */
@@ -174,11 +172,11 @@ export function joinScript(spec: Pick<ClusterSpec, "ssh">, node: NodeSpec, steps
     NODE_NAME: node.name,
     RESET_SCRIPT: resetScript(spec, node),
     TOKEN_STEP: steps.tokenStep,
-    TOKEN_WAIT: String(TOKEN_SIGNATURE_WAIT),
     // Two attempts within the outer timeout, after what comes before them: 120 s for resets and the
-    // pause between attempts, the token check, and on a control plane the marker checks
-    // (LOCAL_API_WAIT + 30 s for the endpoint) and one more reset.
-    JOIN_TIMEOUT: String(Math.floor((TIMEOUTS.join - 120 - TOKEN_SIGNATURE_WAIT - (controlPlane ? LOCAL_API_WAIT + 30 + 60 : 0)) / 2)),
+    // pause between attempts, on a control plane the marker checks (LOCAL_API_WAIT + 30 s for the
+    // endpoint) and one more reset. The token check after a failed attempt is one read (at most 15 s)
+    // and fits in the 120 s.
+    JOIN_TIMEOUT: String(Math.floor((TIMEOUTS.join - 120 - (controlPlane ? LOCAL_API_WAIT + 30 + 60 : 0)) / 2)),
     ...(controlPlane
       ? {
           CONTROL_PLANE: "true",

@@ -13,14 +13,13 @@
 #   LOCAL_API_SERVER      (control planes only) this node's own API server, https://<node IP>:6443
 #   LOCAL_API_WAIT        (control planes only) seconds to wait for it when the join marker is missing
 #   TOKEN_STEP     the step that makes sure the bootstrap token exists (named when it has to run again)
-#   TOKEN_WAIT     seconds to wait for the token's signature in cluster-info
 # The control-plane endpoint (host:port) is read from the JoinConfiguration (apiServerEndpoint).
 # shellcheck source=lib/prelude.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/prelude.sh"
 # shellcheck source=lib/user-kubeconfig.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/user-kubeconfig.sh"
 
-: "${NODE_NAME:?}" "${RESET_SCRIPT:?}" "${JOIN_TIMEOUT:?}" "${TOKEN_STEP:?}" "${TOKEN_WAIT:?}"
+: "${NODE_NAME:?}" "${RESET_SCRIPT:?}" "${JOIN_TIMEOUT:?}" "${TOKEN_STEP:?}"
 CONTROL_PLANE="${CONTROL_PLANE:-false}"
 redact() { sed -E -e 's/[a-z0-9]{6}\.[a-z0-9]{16}/<bootstrap-token>/g' -e 's/\b[0-9a-f]{64}\b/<certificate-key>/g'; }
 
@@ -149,34 +148,32 @@ if [ "${CONTROL_PLANE}" = true ]; then
   done
 fi
 
-# The token's step ran before this join was first tried; a join retried by a later `up` (the first
-# attempt failed) does not run it again, so after the token's TTL the token is gone, and kubeadm would
-# wait out its discovery timeout and say only "could not find a JWS signature". cluster-info is public
-# (kubeadm's bootstrap-signer-clusterinfo Role binds system:anonymous), and the controller-manager's
-# BootstrapSigner adds jws-kubeconfig-<token id> to it for every valid signing token, seconds after the
-# token is created. An endpoint that does not answer is left to kubeadm join.
-step "check that the bootstrap token is in the cluster"
+# token_unsigned: the endpoint serves the cluster-info ConfigMap and it carries no signature for this
+# join's token. Asked only after kubeadm join failed: the token's step ran before this join was first
+# tried, and a join retried by a later `up` (its first attempt failed) does not run it again, so after
+# the token's TTL the token is gone and kubeadm only says, after its discovery timeout, that it found no
+# JWS signature. cluster-info is public (kubeadm's bootstrap-signer-clusterinfo Role binds
+# system:anonymous, phases/bootstraptoken/clusterinfo); the controller-manager's BootstrapSigner adds
+# jws-kubeconfig-<token id> for every valid signing token (pkg/controller/bootstrap). Not asked before
+# the join: right after init the controller-manager may not have signed yet, and kubeadm's discovery
+# waits for that (5 min); a check of its own would fail joins that work. Anything but the ConfigMap
+# (no answer, a proxy, a health page, an error Status) proves nothing: not unsigned.
 token_id="$(grep -oE '\b[a-z0-9]{6}\.[a-z0-9]{16}\b' "${WORK}/join.yaml" | head -n1 || true)"
 token_id="${token_id%%.*}"
 [ -n "${token_id}" ] || fail "the JoinConfiguration on stdin has no bootstrap token"
-deadline=$((SECONDS + TOKEN_WAIT))
-while :; do
-  # Only the ConfigMap itself counts: something else answering on the port (a proxy, a health page)
-  # proves nothing about the token.
-  if ! info="$(timeout 15 curl -fsk --noproxy '*' --max-time 10 "https://${ENDPOINT:?}/api/v1/namespaces/kube-public/configmaps/cluster-info" 2>/dev/null)" ||
-    ! grep -qE '"name": ?"cluster-info"' <<<"${info}"; then
-    log "cluster-info not readable at https://${ENDPOINT}: kubeadm join checks the token itself"
-    break
-  fi
-  if grep -qF "\"jws-kubeconfig-${token_id}\"" <<<"${info}"; then
-    log "bootstrap token ${token_id}: signed in cluster-info"
-    break
-  fi
-  if [ "${SECONDS}" -ge "${deadline}" ]; then
-    fail "the bootstrap token ${token_id} is not in the cluster (no signature for it in cluster-info after ${TOKEN_WAIT}s): it expired or was deleted since ${TOKEN_STEP} ran, which happens when this join is retried by a later pulumi up. Create it again by replacing that step: pulumi up --replace <its URN> (pulumi stack --show-urns); this join runs after it"
-  fi
-  sleep 3
-done
+token_unsigned() {
+  local info
+  info="$(timeout 15 curl -fsk --noproxy '*' --max-time 10 "https://${ENDPOINT:?}/api/v1/namespaces/kube-public/configmaps/cluster-info" 2>/dev/null)" || return 1
+  grep -qE '"kind": ?"ConfigMap"' <<<"${info}" && grep -qE '"name": ?"cluster-info"' <<<"${info}" || return 1
+  ! grep -qF "\"jws-kubeconfig-${token_id}\"" <<<"${info}"
+}
+if [ "${CONTROL_PLANE}" = true ]; then
+  # Its certificates were uploaded two hours before they are deleted: a retry after the token's TTL
+  # needs both steps again.
+  token_fix="replace both steps that ran before it: pulumi up --replace <URN of ${TOKEN_STEP}> --replace <URN of ${UPLOAD_STEP:-the upload-certs step}>"
+else
+  token_fix="replace that step: pulumi up --replace <URN of ${TOKEN_STEP}>"
+fi
 
 step "kubeadm join"
 attempt=1
@@ -185,6 +182,9 @@ until timeout "${JOIN_TIMEOUT}" kubeadm join --config "${WORK}/join.yaml" 2>&1 |
   # after an upload (it is owned by a bootstrap token with DefaultCertTokenDuration = 2 h, copycerts.go),
   # and then says 'Secret "kubeadm-certs" was not found ... This Secret might have expired'; a key that
   # does not decrypt it gives "error decoding secret data with provided key". Retrying cannot help.
+  if token_unsigned; then
+    fail "kubeadm join failed and the bootstrap token ${token_id} is not signed in the cluster's cluster-info: it expired or was deleted since ${TOKEN_STEP} ran (a join retried by a later pulumi up after the token's TTL), or the controller-manager is not running. Check kubectl -n kube-system get pods; if it runs, create the token again: ${token_fix} (URNs: pulumi stack --show-urns); this join runs after it"
+  fi
   if [ "${CONTROL_PLANE}" = true ] && grep -qE 'Secret "kubeadm-certs" was not found|error decoding secret data with provided key' "${WORK}/join.log"; then
     fail "the control-plane certificates uploaded by ${UPLOAD_STEP:-the upload-certs step} have expired (kubeadm deletes them two hours after an upload) or were uploaded with another key: upload them again by replacing that step in a full update, pulumi up --replace <its URN> (pulumi stack --show-urns); this join runs again after it"
   fi
