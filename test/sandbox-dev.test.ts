@@ -323,9 +323,13 @@ d("node scripts in a Debian sandbox: dev stack (1.30.12, default mirrors)", () =
       expect(r.stdout).toBe(cp.read("/etc/kubernetes/admin.conf"));
     });
 
-    test("token: leaves a valid token alone, re-creates an expired or missing one with the TTL, never prints the secret or passes it as an argument", async () => {
+    test("token: leaves a valid token alone, extends an expiring or expired one, creates a missing one with the TTL, never prints the secret or passes it as an argument", async () => {
       const secret = TOKEN.split(".")[1];
       const manifest = () => cp.read(`${LOG_DIR}/secrets/bootstrap-token-abcdef.yaml`) ?? "";
+      // No kubeadm or kubectl call (recorded argv) carries the secret; checked before each clearCalls.
+      const noSecretInArgv = () => {
+        for (const tool of ["kubeadm", "kubectl"]) expect(cp.calls(tool).filter((c) => c.includes(secret))).toEqual([]);
+      };
       cp.clearCalls();
       const valid = await cp.run(tokenScript(spec), { stdin: tokenStdin(TOKEN) });
       expectOk(valid);
@@ -343,15 +347,28 @@ d("node scripts in a Debian sandbox: dev stack (1.30.12, default mirrors)", () =
       expect(cp.calls("kubeadm").filter((c) => c.startsWith("token delete"))).toEqual([]);
       // 24 h from now: "24h" in the stand-in's table, or "23h" once a second has passed.
       expect(cp.read(`${LOG_DIR}/tokens`)).toMatch(new RegExp(`^${TOKEN.replace(".", "\\.")} 2[34]h\n$`));
-      // Expired: kubeadm token list shows TTL <invalid> until the cleaner removes it.
+      // Expired: kubeadm token list shows TTL <invalid> until the cleaner removes it. Extended as well,
+      // never deleted: another join's token step may be extending or re-creating it at the same moment.
       fs.writeFileSync(path.join(cp.root, "sandbox-log/tokens"), `${TOKEN} <invalid>\n`);
+      noSecretInArgv();
+      cp.clearCalls();
       const expired = await cp.run(tokenScript(spec), { stdin: tokenStdin(TOKEN) });
       expectOk(expired);
-      expect(cp.calls("kubeadm")).toContain("token delete abcdef");
-      // Created as its Secret on kubectl's stdin: kubeadm token create takes the token only as an argument.
+      expect(expired.stderr).toMatch(/bootstrap token abcdef: was expired, extended to ttl 24h/);
+      expect(cp.calls("kubeadm").filter((c) => c.startsWith("token delete"))).toEqual([]);
+      expect(cp.calls("kubectl").filter((c) => c.includes(" patch "))).toHaveLength(1);
+      expect(cp.calls("kubectl").filter((c) => c.includes("create"))).toEqual([]);
+      expect(cp.read(`${LOG_DIR}/tokens`)).toMatch(new RegExp(`^${TOKEN.replace(".", "\\.")} 2[34]h\n$`));
+      // Missing (the cleaner removed it): created as its Secret on kubectl's stdin; kubeadm token create
+      // takes the token only as an argument.
+      fs.writeFileSync(path.join(cp.root, "sandbox-log/tokens"), "");
+      noSecretInArgv();
+      cp.clearCalls();
+      const missing = await cp.run(tokenScript(spec), { stdin: tokenStdin(TOKEN) });
+      expectOk(missing);
+      expect(missing.stderr).toMatch(/was missing, created with ttl 24h/);
       expect(cp.calls("kubectl")).toContain("--request-timeout=20s create -f -");
       expect(cp.calls("kubeadm").filter((c) => c.startsWith("token create"))).toEqual([]);
-      expect(expired.stderr).toMatch(/was expired, created with ttl 24h/);
       const secretDoc = yaml.load(manifest()) as { type: string; metadata: { name: string; namespace: string }; stringData: Record<string, string> };
       expect(secretDoc).toMatchObject({
         type: "bootstrap.kubernetes.io/token",
@@ -367,10 +384,6 @@ d("node scripts in a Debian sandbox: dev stack (1.30.12, default mirrors)", () =
       // 24 h from when the step ran (RFC 3339, UTC), as kubeadm computes it from the TTL.
       expect(secretDoc.stringData.expiration).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
       expect(Math.abs(Date.parse(secretDoc.stringData.expiration) - (Date.now() + 24 * 3600_000))).toBeLessThan(10 * 60_000);
-      fs.writeFileSync(path.join(cp.root, "sandbox-log/tokens"), "");
-      const missing = await cp.run(tokenScript(spec), { stdin: tokenStdin(TOKEN) });
-      expectOk(missing);
-      expect(missing.stderr).toMatch(/was missing, created with ttl 24h/);
       // tokenTtl "0": a token that never expires has no expiration at all (kubeadm sets one only for TTL > 0).
       fs.writeFileSync(path.join(cp.root, "sandbox-log/tokens"), "");
       const forever = await cp.run(tokenScript({ kubernetes: { ...spec.kubernetes, tokenTtl: "0" } }), { stdin: tokenStdin(TOKEN) });
@@ -378,7 +391,7 @@ d("node scripts in a Debian sandbox: dev stack (1.30.12, default mirrors)", () =
       expect((yaml.load(manifest()) as { stringData: Record<string, string> }).stringData).not.toHaveProperty("expiration");
       expect(cp.read(`${LOG_DIR}/tokens`)).toBe(`${TOKEN} <forever>\n`);
       for (const r of [valid, expiring, expired, missing, forever]) expect(`${r.stdout}${r.stderr}`).not.toContain(secret);
-      for (const tool of ["kubeadm", "kubectl"]) expect(cp.calls(tool).filter((c) => c.includes(secret))).toEqual([]);
+      noSecretInArgv();
       // A malformed stdin is refused before anything runs.
       const bad = await cp.run(tokenScript(spec), { stdin: "not-a-token\n" });
       expect(bad.code).not.toBe(0);

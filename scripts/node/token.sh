@@ -14,7 +14,7 @@
 #   TOKEN_MIN_REMAINING_SECONDS  a token that expires sooner counts as expiring and is extended: the
 #                      joins that follow this step (after prep, one control plane after another) may
 #                      start that much later (at most half the TTL, so a fresh token is never expiring)
-# Every API call is bounded by 30 s, so list, extend or delete, create and list again fit the step's 180 s.
+# Every API call is bounded by 30 s: list, extend, list, create and list again fit the step's 180 s.
 # shellcheck source=lib/prelude.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/prelude.sh"
 
@@ -81,26 +81,25 @@ case "${state}" in
     echo "bootstrap token ${TOKEN_ID}: ${state}: unchanged" >&2
     exit 0
     ;;
-  expiring*)
-    # Still valid, so nodes joining right now may be using it: extend it in place rather than delete it.
-    # The expiry is not secret; stringData in a patch is merged into data like on create (core/v1
-    # Secret conversion). A token the cleaner removes meanwhile is created below.
+  expiring* | expired)
+    # Extended in place, never deleted: nodes may be joining with it right now, and another join's token
+    # step may be extending it at the same moment (a delete could remove the token that step just made).
+    # The expiry is not secret; stringData in a patch is merged into data as on create (core/v1 Secret
+    # conversion). An expired token becomes valid again: the authenticator checks the expiration on
+    # every request, and the cleaner re-reads it on the update.
     patch="{\"stringData\":{\"expiration\":\"${expiration}\"}}"
     [ -n "${expiration}" ] || patch='{"data":{"expiration":null}}'
-    if timeout 30 kubectl -n kube-system --request-timeout=20s patch secret "bootstrap-token-${TOKEN_ID}" --type merge -p "${patch}" >/dev/null 2>&1; then
-      state_now="$(token_state)"
-      case "${state_now}" in
-        valid*) echo "bootstrap token ${TOKEN_ID}: was ${state}, extended to ttl ${TOKEN_TTL}" >&2; exit 0 ;;
-      esac
-    fi
-    warn "could not extend bootstrap token ${TOKEN_ID} (${state}); creating it again"
+    patched=false
+    timeout 30 kubectl -n kube-system --request-timeout=20s patch secret "bootstrap-token-${TOKEN_ID}" --type merge -p "${patch}" >/dev/null 2>&1 && patched=true
+    state_now="$(token_state)"
+    case "${state_now}" in
+      valid*) if ${patched}; then echo "bootstrap token ${TOKEN_ID}: was ${state}, extended to ttl ${TOKEN_TTL}" >&2; else echo "bootstrap token ${TOKEN_ID}: extended meanwhile by another join (${state_now})" >&2; fi; exit 0 ;;
+    esac
+    # Removed by the token cleaner meanwhile: created below. Anything else is an error.
+    [ "${state_now}" = missing ] || fail "could not extend bootstrap token ${TOKEN_ID} (was ${state}, now ${state_now}): kubectl patch secret failed"
     ;;
 esac
 
-if [ "${state}" != missing ]; then
-  # Another worker's token step may have deleted it already (they run in parallel): not an error.
-  timeout 30 kubeadm token delete "${TOKEN_ID}" >/dev/null 2>&1 || true
-fi
 if ! token_secret | timeout 30 kubectl --request-timeout=20s create -f - >/dev/null 2>&1; then
   # Workers joining together run this at the same moment: all but one create fails with AlreadyExists.
   # What counts is that the token is there and valid now.
