@@ -118,10 +118,10 @@ function startHelper(action: "create" | "update" | "delete", plan: VboxPlan | st
   return { done, stderr: () => stderr };
 }
 
-/** Resolves when `ok()` holds; polls every 50 ms, fails after `seconds`. */
-async function until(ok: () => boolean, what: string, seconds = 120): Promise<void> {
+/** Resolves when `ok()` holds; polls every 50 ms, fails after `seconds` saying what it saw (`state()`). */
+async function until(ok: () => boolean, what: string, state: () => string, seconds = 120): Promise<void> {
   for (const end = Date.now() + seconds * 1000; !ok(); ) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; ${state()}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -256,7 +256,12 @@ test("two VMs created at the same time import the image once; both are linked cl
   const env = { FAKE_VBOX_IMPORT_GATE: gate };
   const one = startHelper("create", cp, lab, env);
   const two = startHelper("create", w, lab, env);
-  await until(() => fs.existsSync(`${gate}.importing`) && [one, two].some((h) => /waiting up to \d+s for pid \d+/.test(h.stderr())), "one import and one waiting create");
+  // The waiting one names the holder's pid, or "another process" when it read the lock file in the
+  // instant between its creation and the holder writing its pid into it (vbox.js withBaseLock).
+  const waits = /waiting up to \d+s for (pid \d+|another process)/;
+  await until(() => fs.existsSync(`${gate}.importing`) && [one, two].some((h) => waits.test(h.stderr())), "one import and one waiting create", () =>
+    `importing: ${fs.existsSync(`${gate}.importing`)}; stderr 1: ${one.stderr()}; stderr 2: ${two.stderr()}`,
+  );
   fs.writeFileSync(gate, "");
   const [a, b] = await Promise.all([one.done, two.done]);
   expect([a.status, b.status]).toEqual([0, 0]);
@@ -264,13 +269,13 @@ test("two VMs created at the same time import the image once; both are linked cl
   expect(allCalls(lab).filter((c) => c[0] === "snapshot")).toHaveLength(1);
   expect(allCalls(lab).filter((c) => c[0] === "clonevm").map((c) => c[1])).toEqual([cp.base.name, cp.base.name]);
   // The one that waited said so, and then reused the base.
-  const waited = [a, b].find((r) => /waiting up to \d+s for pid \d+/.test(r.stderr));
+  const waited = [a, b].find((r) => waits.test(r.stderr));
   expect(waited?.stderr).toMatch(/reusing the base VM/);
   const st = registry(lab);
   expect(st.vms[cp.vmName].uuid).not.toBe(st.vms[w.vmName].uuid);
   // No lock is left behind.
   expect(fs.readdirSync(path.join(lab.tmpdir, "kubeadm-vbox-locks"))).toEqual([]);
-});
+}, 180_000);
 
 test("a second cluster with the same image reuses the base; the base goes only with its last clone", async () => {
   const lab = freshLab("shared");
