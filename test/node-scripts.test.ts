@@ -19,9 +19,9 @@ import {
   rewriteKubeconfigServer,
   sandboxImage,
   tokenScript,
-  goDurationSeconds,
 } from "../components/node/scripts";
 import { KUBEADM_VERSION_PLACEHOLDER } from "../components/node/kubeadm-config";
+import { goDurationSeconds } from "../components/duration";
 import { mockCommandStdout } from "./harness";
 
 const SCRIPTS = path.join(__dirname, "..", "scripts", "node");

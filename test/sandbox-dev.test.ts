@@ -326,6 +326,8 @@ d("node scripts in a Debian sandbox: dev stack (1.30.12, default mirrors)", () =
     test("token: leaves a valid token alone, extends an expiring or expired one, creates a missing one with the TTL, never prints the secret or passes it as an argument", async () => {
       const secret = TOKEN.split(".")[1];
       const manifest = () => cp.read(`${LOG_DIR}/secrets/bootstrap-token-abcdef.yaml`) ?? "";
+      // The token table's row 24 h from now: "24h" in the stand-in's table, or "23h" once a second has passed.
+      const extendedRow = new RegExp(`^${TOKEN.replace(".", "\\.")} 2[34]h\n$`);
       // No kubeadm or kubectl call (recorded argv) carries the secret; checked before each clearCalls.
       const noSecretInArgv = () => {
         for (const tool of ["kubeadm", "kubectl"]) expect(cp.calls(tool).filter((c) => c.includes(secret))).toEqual([]);
@@ -345,8 +347,7 @@ d("node scripts in a Debian sandbox: dev stack (1.30.12, default mirrors)", () =
       expect(patch).toMatch(/^-n kube-system --request-timeout=20s patch secret bootstrap-token-abcdef --type merge -p \{"stringData":\{"expiration":"(\S+)"\}\}$/);
       expect(Math.abs(Date.parse(/"expiration":"(\S+?)"/.exec(patch!)![1]) - (Date.now() + 24 * 3600_000))).toBeLessThan(10 * 60_000);
       expect(cp.calls("kubeadm").filter((c) => c.startsWith("token delete"))).toEqual([]);
-      // 24 h from now: "24h" in the stand-in's table, or "23h" once a second has passed.
-      expect(cp.read(`${LOG_DIR}/tokens`)).toMatch(new RegExp(`^${TOKEN.replace(".", "\\.")} 2[34]h\n$`));
+      expect(cp.read(`${LOG_DIR}/tokens`)).toMatch(extendedRow);
       // Expired: kubeadm token list shows TTL <invalid> until the cleaner removes it. Extended as well,
       // never deleted: another join's token step may be extending or re-creating it at the same moment.
       fs.writeFileSync(path.join(cp.root, "sandbox-log/tokens"), `${TOKEN} <invalid>\n`);
@@ -358,7 +359,7 @@ d("node scripts in a Debian sandbox: dev stack (1.30.12, default mirrors)", () =
       expect(cp.calls("kubeadm").filter((c) => c.startsWith("token delete"))).toEqual([]);
       expect(cp.calls("kubectl").filter((c) => c.includes(" patch "))).toHaveLength(1);
       expect(cp.calls("kubectl").filter((c) => c.includes("create"))).toEqual([]);
-      expect(cp.read(`${LOG_DIR}/tokens`)).toMatch(new RegExp(`^${TOKEN.replace(".", "\\.")} 2[34]h\n$`));
+      expect(cp.read(`${LOG_DIR}/tokens`)).toMatch(extendedRow);
       // Missing (the cleaner removed it): created as its Secret on kubectl's stdin; kubeadm token create
       // takes the token only as an argument.
       fs.writeFileSync(path.join(cp.root, "sandbox-log/tokens"), "");

@@ -151,6 +151,13 @@ d("re-running steps later: approve-serving-cert, token, a retried join", () => {
     expect(r.stderr).toMatch(/within 2s \(is the kubelet running with serverTLSBootstrap: true\?\)/);
   }, 60_000);
 
+  /** kubectl on the control plane runs `action` (sh) for calls with the verb `verb`, the real one otherwise. */
+  function shimKubectl(verb: string, action: string): void {
+    const shim = ["#!/bin/sh", `case " $* " in *" ${verb} "*) ${action} ;; esac`, 'exec /usr/bin/kubectl "$@"'].join("\n");
+    fs.writeFileSync(path.join(cp.root, "usr/local/sbin/kubectl"), `${shim}\n`, { mode: 0o755 });
+  }
+  const unshimKubectl = () => fs.rmSync(path.join(cp.root, "usr/local/sbin/kubectl"), { force: true });
+
   test("token: another worker's token step created the token between our list and our create; that is success", async () => {
     // The token exists (created by the other worker); our first `token list` ran just before that.
     fs.writeFileSync(path.join(cp.root, "sandbox-log/tokens"), `${TOKEN} 23h\n`);
@@ -211,40 +218,35 @@ d("re-running steps later: approve-serving-cert, token, a retried join", () => {
   }, 120_000);
 
   test("token: an expired token the cleaner removes while it is being extended is created again; a patch the API refuses fails", async () => {
-    const shimWith = (onPatch: string) => {
-      const shim = ["#!/bin/sh", `case " $* " in *" patch "*) ${onPatch} ;; esac`, 'exec /usr/bin/kubectl "$@"'].join("\n");
-      fs.writeFileSync(path.join(cp.root, "usr/local/sbin/kubectl"), `${shim}\n`, { mode: 0o755 });
-    };
     try {
       // The cleaner deletes the expired Secret just before our patch: NotFound, then missing, then created.
       fs.writeFileSync(path.join(cp.root, "sandbox-log/tokens"), `${TOKEN} <invalid>\n`);
-      shimWith(': > /sandbox-log/tokens; echo \'Error from server (NotFound): secrets "bootstrap-token-abcdef" not found\' >&2; exit 1');
+      shimKubectl("patch", ': > /sandbox-log/tokens; echo \'Error from server (NotFound): secrets "bootstrap-token-abcdef" not found\' >&2; exit 1');
       const removed = await cp.run(tokenScript(spec), { stdin: tokenStdin(TOKEN) });
       expect({ code: removed.code, err: removed.stderr }).toEqual({ code: 0, err: expect.stringContaining("bootstrap token abcdef: was expired, created with ttl 24h") });
       expect(cp.read("/sandbox-log/tokens")).toMatch(/^abcdef\.0123456789abcdef 2[34]h\n$/);
       // The API refuses the patch and the token is still there, expired: an error, nothing deleted.
       fs.writeFileSync(path.join(cp.root, "sandbox-log/tokens"), `${TOKEN} <invalid>\n`);
-      shimWith('echo "Error from server (Forbidden)" >&2; exit 1');
+      shimKubectl("patch", 'echo "Error from server (Forbidden)" >&2; exit 1');
       const refused = await cp.run(tokenScript(spec), { stdin: tokenStdin(TOKEN) });
       expect(refused.code).not.toBe(0);
       expect(refused.stderr).toMatch(/FAILED \[token\] .*could not extend bootstrap token abcdef \(was expired, now expired\): kubectl patch secret failed/);
       expect(cp.read("/sandbox-log/tokens")).toBe(`${TOKEN} <invalid>\n`);
     } finally {
-      fs.rmSync(path.join(cp.root, "usr/local/sbin/kubectl"), { force: true });
+      unshimKubectl();
       fs.writeFileSync(path.join(cp.root, "sandbox-log/tokens"), `${TOKEN} 23h\n`);
     }
   }, 60_000);
 
   test("token: a create that fails for another reason is still a failure", async () => {
     fs.writeFileSync(path.join(cp.root, "sandbox-log/tokens"), "");
-    const shim = ["#!/bin/sh", 'case " $* " in *" create "*) echo "The connection to the server 10.0.0.1:6443 was refused" >&2; exit 1 ;; esac', 'exec /usr/bin/kubectl "$@"'].join("\n");
-    fs.writeFileSync(path.join(cp.root, "usr/local/sbin/kubectl"), `${shim}\n`, { mode: 0o755 });
+    shimKubectl("create", 'echo "The connection to the server 10.0.0.1:6443 was refused" >&2; exit 1');
     try {
       const r = await cp.run(tokenScript(spec), { stdin: tokenStdin(TOKEN) });
       expect(r.code).not.toBe(0);
       expect(r.stderr).toMatch(/FAILED \[token\] .*creating the bootstrap token Secret \(kubectl create\) failed and the token is missing/);
     } finally {
-      fs.rmSync(path.join(cp.root, "usr/local/sbin/kubectl"), { force: true });
+      unshimKubectl();
     }
   }, 60_000);
 

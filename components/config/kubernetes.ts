@@ -4,6 +4,7 @@ import { Cidr, cidrsOverlap } from "../net";
 import { KubernetesSpec, MachineProvider } from "../spec";
 import { ParsedVersion, SUPPORTED_MINORS, isSupportedMinor, parseKubernetesVersion } from "../versions";
 import { Block, Problems, readCidr } from "./reader";
+import { isGoDuration } from "../duration";
 
 const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$/;
 
@@ -31,7 +32,7 @@ export function readKubernetes(b: Block, provider: MachineProvider | undefined, 
     serviceSubnet: svc ? svc.text : svcText,
     dnsDomain: b.str("dnsDomain", "cluster.local", (s) => (DNS_SUBDOMAIN.test(s) ? undefined : 'not a DNS domain; e.g. "cluster.local"')),
     ...(nic !== undefined ? { nic } : {}),
-    tokenTtl: b.str("tokenTtl", "24h", (s) => (/^(0|(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+)$/.test(s) ? undefined : 'not a duration; e.g. "24h", "1h30m" or "0" (never expires)')),
+    tokenTtl: b.str("tokenTtl", "24h", (s) => (isGoDuration(s) ? undefined : 'not a duration; e.g. "24h", "1h30m" or "0" (never expires)')),
     ...(renewal !== undefined ? { certificateRenewal: renewal } : {}),
     upgradeBatchSize: b.int("upgradeBatchSize", 1, { min: 1, max: 100, hint: "workers drained and upgraded at once during a version upgrade" }),
   };

@@ -3,6 +3,7 @@
 // the offline render and the chroot sandbox call them directly.
 import { ClusterSpec, ControlPlaneEndpointSpec, NodeSpec, controlPlaneNode, workerNodes } from "../spec";
 import { composeScript } from "./script";
+import { goDurationSeconds } from "../duration";
 import { MAX_CONTROL_PLANES } from "../config/ha";
 import { aptVersionPattern, needsExplicitCriTools, nodeHostPackages, pauseTag } from "../versions";
 import {
@@ -167,7 +168,7 @@ export function initStdin(spec: KubeadmSettings, node: NodeSpec, token: string, 
  * that uploaded its certificates (for the message when they expired) and gets ~/.kube/config.
  */
 export function joinScript(spec: Pick<ClusterSpec, "ssh">, node: NodeSpec, steps: { tokenStep: string; uploadStep?: string }): string {
-  const controlPlane = steps.uploadStep !== undefined ? { uploadStep: steps.uploadStep } : undefined;
+  const { uploadStep } = steps;
   return composeScript("node/join.sh", {
     NODE_NAME: node.name,
     RESET_SCRIPT: resetScript(spec, node),
@@ -176,12 +177,12 @@ export function joinScript(spec: Pick<ClusterSpec, "ssh">, node: NodeSpec, steps
     // pause between attempts, on a control plane the marker checks (LOCAL_API_WAIT + 30 s for the
     // endpoint) and one more reset. The token check after a failed attempt is one read (at most 15 s)
     // and fits in the 120 s.
-    JOIN_TIMEOUT: String(Math.floor((TIMEOUTS.join - 120 - (controlPlane ? LOCAL_API_WAIT + 30 + 60 : 0)) / 2)),
-    ...(controlPlane
+    JOIN_TIMEOUT: String(Math.floor((TIMEOUTS.join - 120 - (uploadStep !== undefined ? LOCAL_API_WAIT + 30 + 60 : 0)) / 2)),
+    ...(uploadStep !== undefined
       ? {
           CONTROL_PLANE: "true",
           SSH_USER: spec.ssh.user,
-          UPLOAD_STEP: controlPlane.uploadStep,
+          UPLOAD_STEP: uploadStep,
           // Asked when kubelet.conf is there but the join marker is not (a join that died half-way, or a
           // node joined before the marker existed): a working member is left alone.
           LOCAL_API_SERVER: `https://${node.ip}:${API_PORT}`,
@@ -226,21 +227,6 @@ export function tokenScript(spec: Pick<ClusterSpec, "kubernetes">): string {
  * is extended (token.sh), so a join never starts with a token that expires under it.
  */
 export const TOKEN_JOIN_WINDOW_SECONDS = TIMEOUTS.prep + MAX_CONTROL_PLANES * TIMEOUTS.join;
-
-const DURATION_UNIT_SECONDS: Readonly<Record<string, number>> = { ns: 1e-9, us: 1e-6, "µs": 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 };
-
-/**
- * A Go duration as `kubernetes.tokenTtl` accepts it ("24h", "1h30m", "1.5h", "0"), in whole seconds,
- * rounded up so a positive duration stays positive (kubeadm sets an expiration only for TTL > 0).
- */
-export function goDurationSeconds(d: string): number {
-  if (d === "0") return 0;
-  const parts = [...d.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)];
-  if (parts.length === 0 || parts.map((p) => p[0]).join("") !== d) throw new Error(`internal: "${d}" is not a Go duration (config validation should have refused it)`);
-  const seconds = parts.reduce((sum, p) => sum + Number(p[1]) * DURATION_UNIT_SECONDS[p[2]], 0);
-  // The small allowance absorbs float error ("1.5h" is 5400, not 5401).
-  return seconds <= 0 ? 0 : Math.max(1, Math.ceil(seconds - 1e-6));
-}
 
 /** stdin of the token command: the token and a newline. */
 export function tokenStdin(token: string): string {

@@ -154,7 +154,10 @@ function joinSteps(
   // A recreated machine, or a new cluster (a replaced control plane has a new CA), means this node must
   // be joined again: both replace the node's commands (PULUMI-NOTES §1.1: triggers always replace).
   const triggers = [host.machineId, controlPlane.caCertHash];
-  const joinText = joinScript(spec, node, { tokenStep: `${name}-token`, ...(cp ? { uploadStep: `${name}-upload-certs` } : {}) });
+  // Named once: the join's messages tell the user which of these to replace.
+  const tokenStep = `${name}-token`;
+  const uploadStep = `${name}-upload-certs`;
+  const joinText = joinScript(spec, node, { tokenStep, ...(cp ? { uploadStep } : {}) });
   // The join runs again (an update) whenever its script changes, and may then reset the node and join
   // it again; the token (TTL) and the uploaded certificates (2 h) must be fresh for that join too. This
   // comment makes the token and upload steps run again, before it, whenever the join's script changes.
@@ -164,7 +167,7 @@ function joinSteps(
   // control plane (they expire two hours after an upload), after the previous control plane's join.
   const upload = cp
     ? new command.remote.Command(
-        `${name}-upload-certs`,
+        uploadStep,
         {
           connection: cpConnection,
           create: `${remoteBash(uploadCertsScript(), TIMEOUTS.uploadCerts)}${beforeJoin}`,
@@ -184,7 +187,7 @@ function joinSteps(
 
   // init's token has a TTL: re-create it (same value, from state) before every (re)join.
   const token = new command.remote.Command(
-    `${name}-token`,
+    tokenStep,
     {
       connection: cpConnection,
       create: `${remoteBash(tokenScript(spec), TIMEOUTS.token)}${beforeJoin}`,

@@ -178,13 +178,13 @@ fi
 step "kubeadm join"
 attempt=1
 until timeout "${JOIN_TIMEOUT}" kubeadm join --config "${WORK}/join.yaml" 2>&1 | redact | tee "${WORK}/join.log" >&2; do
+  if token_unsigned; then
+    fail "kubeadm join failed and the bootstrap token ${token_id} is not signed in the cluster's cluster-info: it expired or was deleted since ${TOKEN_STEP} ran (a join retried by a later pulumi up after the token's TTL), or the controller-manager is not running. Check kubectl -n kube-system get pods; if it runs, create the token again: ${token_fix} (URNs: pulumi stack --show-urns); this join runs after it"
+  fi
   # The uploaded control-plane certificates are gone: kubeadm deletes the kubeadm-certs Secret two hours
   # after an upload (it is owned by a bootstrap token with DefaultCertTokenDuration = 2 h, copycerts.go),
   # and then says 'Secret "kubeadm-certs" was not found ... This Secret might have expired'; a key that
   # does not decrypt it gives "error decoding secret data with provided key". Retrying cannot help.
-  if token_unsigned; then
-    fail "kubeadm join failed and the bootstrap token ${token_id} is not signed in the cluster's cluster-info: it expired or was deleted since ${TOKEN_STEP} ran (a join retried by a later pulumi up after the token's TTL), or the controller-manager is not running. Check kubectl -n kube-system get pods; if it runs, create the token again: ${token_fix} (URNs: pulumi stack --show-urns); this join runs after it"
-  fi
   if [ "${CONTROL_PLANE}" = true ] && grep -qE 'Secret "kubeadm-certs" was not found|error decoding secret data with provided key' "${WORK}/join.log"; then
     fail "the control-plane certificates uploaded by ${UPLOAD_STEP:-the upload-certs step} have expired (kubeadm deletes them two hours after an upload) or were uploaded with another key: upload them again by replacing that step in a full update, pulumi up --replace <its URN> (pulumi stack --show-urns); this join runs again after it"
   fi

@@ -35,6 +35,8 @@ done
 if [ -n "$kc" ] && [ ! -f "$kc" ]; then err "stat $kc: no such file or directory"; fi
 set -- "${args[@]}"
 case "${1:-}" in version) echo "Client Version: v@VERSION@"; exit 0 ;; esac
+# hours_left RFC3339: whole hours until then, as the token table keeps TTLs ("23h").
+hours_left() { echo "$(( ($(date -u -d "$1" +%s) - $(date +%s)) / 3600 ))h"; }
 # create -f - of a bootstrap token Secret: goes into the kubeadm stand-in's token table (/sandbox-log/tokens,
 # "id.secret ttl" per line), as the real API server's Secret is what `kubeadm token list` reads. Like the
 # API server, a Secret whose name exists is refused. The manifest is kept for tests (secrets/<name>.yaml).
@@ -46,7 +48,7 @@ if [ "${1:-} ${2:-} ${3:-}" = "create -f -" ]; then
   [ "$name" = "bootstrap-token-$id" ] || err "sandbox stand-in kubectl: Secret name $name does not match token-id $id"
   db=/sandbox-log/tokens; mkdir -p /sandbox-log/secrets; touch "$db"
   if grep -q "^$id\." "$db"; then echo "Error from server (AlreadyExists): error when creating \"STDIN\": secrets \"$name\" already exists" >&2; exit 1; fi
-  ttl="<forever>"; [ -n "$exp" ] && ttl="$(( ($(date -u -d "$exp" +%s) - $(date +%s)) / 3600 ))h"
+  ttl="<forever>"; [ -n "$exp" ] && ttl="$(hours_left "$exp")"
   echo "$id.$sec $ttl" >> "$db"; printf '%s\n' "$m" > "/sandbox-log/secrets/$name.yaml"
   echo "secret/$name created"; exit 0
 fi
@@ -57,7 +59,7 @@ if [ "${1:-} ${2:-}" = "patch secret" ]; then
   grep -q "^$id\." "$db" 2>/dev/null || err "secrets \"${3}\" not found"
   exp="$(sed -n 's/^{"stringData":{"expiration":"\([^"]*\)"}}$/\1/p' <<<"$patch")"
   [ -n "$exp" ] || err "sandbox stand-in kubectl: unsupported patch $patch"
-  ttl="$(( ($(date -u -d "$exp" +%s) - $(date +%s)) / 3600 ))h"
+  ttl="$(hours_left "$exp")"
   sed -i "s/^\($id\.[a-z0-9]*\) .*/\1 $ttl/" "$db"
   echo "secret/${3} patched"; exit 0
 fi
