@@ -517,6 +517,16 @@ describe("problems: kubernetes version", () => {
   });
 });
 
+describe("problems: kubernetes.tokenTtl", () => {
+  test.each(["24", "24 h", "1d", "-1h", "h"])("not a Go duration %p: named, with examples", (v) => {
+    expectOnlyProblem(withKey(vbRaw(), "kubernetes.tokenTtl", v), `kubeadm-cluster:kubernetes.tokenTtl = ${JSON.stringify(v)}`, 'not a duration; e.g. "24h", "1h30m" or "0"');
+  });
+
+  test.each(["24h", "1h30m", "1.5h", "90s", "0"])("a Go duration %p is accepted", (v) => {
+    expect(buildClusterSpec(withKey(vbRaw(), "kubernetes.tokenTtl", v)).kubernetes.tokenTtl).toBe(v);
+  });
+});
+
 describe("problems: SSH", () => {
   test("existing hosts need a private key", () => {
     expectOnlyProblem(withKey(existingRaw(), "sshPrivateKey", undefined), "kubeadm-cluster:sshPrivateKey", "required", "existing", "--secret");
